@@ -1,0 +1,247 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// MaxSteps bounds spec.containers. It keeps the CEL cost estimate of the
+// list rules within budget and leaves room for the step index in Job names.
+const MaxSteps = 64
+
+// MaxNameLength leaves room for "-<index>" (at most "-63") inside the 63
+// characters a Job name may have, because the Job controller copies the Job
+// name into a label on every pod.
+const MaxNameLength = 60
+
+// SequentialJobSpec is the list of steps to run one after another.
+//
+// +kubebuilder:validation:XValidation:rule="self.containers.all(c, self.containers.exists_one(d, d.name == c.name))",message="step names (spec.containers[].name) must be unique"
+// +kubebuilder:validation:XValidation:rule="!has(self.template) || !has(self.template.spec) || !has(self.template.spec.containers) || size(self.template.spec.containers) == 0",message="spec.template.spec.containers must be empty: the steps come from spec.containers"
+// +kubebuilder:validation:XValidation:rule="!has(self.template) || !has(self.template.spec) || !has(self.template.spec.restartPolicy) || self.template.spec.restartPolicy in ['Never', 'OnFailure']",message="spec.template.spec.restartPolicy must be Never or OnFailure, as a Job requires"
+type SequentialJobSpec struct {
+	// Containers are the steps, run in list order. Each step runs as one
+	// batch/v1 Job whose pod has this container as its only container.
+	//
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	Containers []corev1.Container `json:"containers"`
+
+	// Template holds the pod settings every step shares (volumes, service
+	// account, node selector, labels, ...). It must not list containers.
+	// Without a restartPolicy, steps use Never.
+	//
+	// +optional
+	Template corev1.PodTemplateSpec `json:"template,omitempty"`
+
+	// BackoffLimit is each step Job's spec.backoffLimit: how many pod
+	// failures a step retries before it fails. Unset means the Job default (6).
+	//
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	BackoffLimit *int32 `json:"backoffLimit,omitempty"`
+
+	// ActiveDeadlineSeconds is each step Job's spec.activeDeadlineSeconds.
+	// Unset means no deadline, as for a Job.
+	//
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
+
+	// UpdateStrategy says what a spec change does once the run has started.
+	//
+	// +optional
+	UpdateStrategy UpdateStrategy `json:"updateStrategy,omitempty"`
+}
+
+// UpdateStrategyType names a way to handle spec changes mid-run.
+//
+// +kubebuilder:validation:Enum=Continue;Immutable
+type UpdateStrategyType string
+
+const (
+	// UpdateStrategyContinue lets the running step finish with the spec it
+	// started with; later steps use the new spec.
+	UpdateStrategyContinue UpdateStrategyType = "Continue"
+	// UpdateStrategyImmutable rejects spec changes once the first step has
+	// started (enforced by a ValidatingAdmissionPolicy).
+	UpdateStrategyImmutable UpdateStrategyType = "Immutable"
+)
+
+// UpdateStrategy says what a spec change does once the run has started.
+type UpdateStrategy struct {
+	// Type is Continue (the default) or Immutable.
+	//
+	// +optional
+	// +kubebuilder:default=Continue
+	Type UpdateStrategyType `json:"type,omitempty"`
+}
+
+// Phase is where a run, or one step of it, stands.
+type Phase string
+
+const (
+	PhasePending   Phase = "Pending"
+	PhaseRunning   Phase = "Running"
+	PhaseSucceeded Phase = "Succeeded"
+	PhaseFailed    Phase = "Failed"
+)
+
+// Condition types. Available, Progressing and Failed are the seed's;
+// Reconciling and Stalled are what kstatus (Flux) reads, present only while
+// they are True.
+const (
+	ConditionAvailable   = "Available"
+	ConditionProgressing = "Progressing"
+	ConditionFailed      = "Failed"
+	ConditionReconciling = "Reconciling"
+	ConditionStalled     = "Stalled"
+)
+
+// SequentialJobStatus is what the controller observed and did.
+type SequentialJobStatus struct {
+	// ObservedGeneration is the metadata.generation this status was computed from.
+	//
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Phase is Pending, Running, Succeeded or Failed.
+	//
+	// +optional
+	Phase Phase `json:"phase,omitempty"`
+
+	// Conditions are Available, Progressing and Failed, plus Reconciling and
+	// Stalled while they hold.
+	//
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// State counts the steps by outcome.
+	//
+	// +optional
+	State ExecutionState `json:"state,omitempty"`
+
+	// Progress says where the run stands.
+	//
+	// +optional
+	Progress JobProgress `json:"progress,omitempty"`
+
+	// Steps has one record per step, in spec order. A finished step's record
+	// is kept even after its Job is deleted.
+	//
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=64
+	Steps []StepStatus `json:"steps,omitempty"`
+
+	// StartTime is when the first step's Job was created.
+	//
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+
+	// CompletionTime is when the run ended, in success or failure.
+	//
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+}
+
+// ExecutionState counts the steps by outcome.
+type ExecutionState struct {
+	// Active is the number of steps whose Job is running (0 or 1).
+	Active int32 `json:"active"`
+	// Succeeded is the number of steps whose Job completed.
+	Succeeded int32 `json:"succeeded"`
+	// Failed is the number of steps whose Job failed.
+	Failed int32 `json:"failed"`
+}
+
+// JobProgress says where the run stands.
+type JobProgress struct {
+	// CurrentIndex is the index of the step running now, or of the last
+	// step that ran once the run has ended.
+	CurrentIndex int32 `json:"currentIndex"`
+
+	// CurrentStep is the name of the step at CurrentIndex.
+	//
+	// +optional
+	CurrentStep string `json:"currentStep,omitempty"`
+
+	// Summary is "<succeeded>/<total>", for kubectl get.
+	//
+	// +optional
+	Summary string `json:"summary,omitempty"`
+
+	// CompletedIndices are the indices of the steps that succeeded.
+	//
+	// +optional
+	// +listType=atomic
+	CompletedIndices []int32 `json:"completedIndices,omitempty"`
+
+	// FailedIndex is the index of the step that failed, if one did.
+	//
+	// +optional
+	FailedIndex *int32 `json:"failedIndex,omitempty"`
+
+	// FailureReason is the failed Job's reason, for example BackoffLimitExceeded.
+	//
+	// +optional
+	FailureReason string `json:"failureReason,omitempty"`
+}
+
+// StepStatus is the record of one step.
+type StepStatus struct {
+	// Name is the step's container name.
+	Name string `json:"name"`
+	// JobName is the name of the step's Job.
+	JobName string `json:"jobName"`
+	// Phase is Pending, Running, Succeeded or Failed.
+	Phase Phase `json:"phase"`
+	// StartTime is when the step's Job was created.
+	//
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// CompletionTime is when the step's Job reached Complete or Failed.
+	//
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// Reason is a CamelCase reason for the phase, for example BackoffLimitExceeded.
+	//
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// Message is a human-readable detail for the phase.
+	//
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// SequentialJob runs a list of containers one after another, one batch/v1 Job per step.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=sqj,categories=all
+// +kubebuilder:printcolumn:name="Progress",type=string,JSONPath=`.status.progress.summary`
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Current",type=string,JSONPath=`.status.progress.currentStep`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.progress.failureReason`,priority=1
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 60",message="metadata.name must be at most 60 characters, so that the step Job names (<name>-<index>) fit in 63"
+type SequentialJob struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   SequentialJobSpec   `json:"spec"`
+	Status SequentialJobStatus `json:"status,omitempty"`
+}
+
+// SequentialJobList is a list of SequentialJobs.
+//
+// +kubebuilder:object:root=true
+type SequentialJobList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []SequentialJob `json:"items"`
+}

@@ -1,0 +1,177 @@
+package render_test
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
+	"example.com/sequentialjob/render"
+)
+
+// TestRenderGolden renders every case in testdata/ and compares the whole
+// output with want.yaml. Each case also checks, in code, the one property it
+// exists for, so that a wrong golden file cannot pass unnoticed.
+func TestRenderGolden(t *testing.T) {
+	cases := map[string]struct {
+		reason string
+		check  func(t *testing.T, got render.Desired)
+	}{
+		"fresh-creates-job-0": {
+			reason: "The seed's example, never reconciled, creates the Job of its first step.",
+			check: func(t *testing.T, got render.Desired) {
+				require.Len(t, got.Jobs, 1)
+				assert.Equal(t, "example-job-sequence-0", *got.Jobs[0].Name)
+				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Phase)
+				assert.Equal(t, "0/1", got.Status.Progress.Summary)
+				assertEvents(t, got, render.EventStepStarted)
+			},
+		},
+		"job-0-running-waits": {
+			reason: "While step 0's Job runs, nothing is created and nothing is written.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Empty(t, got.Jobs)
+				assert.False(t, got.StatusChanged)
+				assert.Empty(t, got.Events)
+			},
+		},
+		"job-0-complete-creates-job-1": {
+			reason: "Once step 0's Job is Complete, step 1's Job is created.",
+			check: func(t *testing.T, got render.Desired) {
+				require.Len(t, got.Jobs, 1)
+				assert.Equal(t, "pipeline-1", *got.Jobs[0].Name)
+				assert.Equal(t, []int32{0}, got.Status.Progress.CompletedIndices)
+				assertEvents(t, got, render.EventStepSucceeded, render.EventStepStarted)
+			},
+		},
+		"job-1-failed-backoff-limit-exceeded": {
+			reason: "Step 1's Job Failed with BackoffLimitExceeded: the seed's failed status, to the letter, and step 2 never starts.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Empty(t, got.Jobs)
+				failed := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionFailed)
+				require.NotNil(t, failed)
+				assert.Equal(t, metav1.ConditionTrue, failed.Status)
+				assert.Equal(t, "JobFailed", failed.Reason)
+				assert.Equal(t, "Job 1 failed: BackoffLimitExceeded", failed.Message)
+				assert.Equal(t, v1alpha1.ExecutionState{Active: 0, Succeeded: 1, Failed: 1}, got.Status.State)
+				assert.Equal(t, int32(1), got.Status.Progress.CurrentIndex)
+				assert.Equal(t, []int32{0}, got.Status.Progress.CompletedIndices)
+				assert.Equal(t, ptr.To[int32](1), got.Status.Progress.FailedIndex)
+				assert.Equal(t, "BackoffLimitExceeded", got.Status.Progress.FailureReason)
+				assertEvents(t, got, render.EventJobFailed)
+			},
+		},
+		"all-complete-run-succeeds": {
+			reason: "When the last Job is Complete, the run is Succeeded and Available.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Empty(t, got.Jobs)
+				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Phase)
+				assert.True(t, meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionAvailable))
+				assert.True(t, meta.IsStatusConditionFalse(got.Status.Conditions, v1alpha1.ConditionProgressing))
+				assert.Nil(t, meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReconciling))
+				assert.NotNil(t, got.Status.CompletionTime)
+				assertEvents(t, got, render.EventStepSucceeded, render.EventCompleted)
+			},
+		},
+		"success-criteria-met-is-not-terminal": {
+			reason: "SuccessCriteriaMet alone does not end a step: its pods may still be terminating.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Empty(t, got.Jobs)
+				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Steps[0].Phase)
+				assert.False(t, got.StatusChanged)
+			},
+		},
+		"failure-target-is-not-terminal": {
+			reason: "FailureTarget alone does not end a step: its pods may still be terminating.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Empty(t, got.Jobs)
+				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Steps[0].Phase)
+				assert.False(t, got.StatusChanged)
+			},
+		},
+		"spec-changed-while-step-running": {
+			reason: "A spec change mid-run warns, bumps observedGeneration and leaves the running Job alone.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Empty(t, got.Jobs, "the running Job is never re-rendered")
+				assert.Equal(t, int64(2), got.Status.ObservedGeneration)
+				assertEvents(t, got, render.EventSpecChanged)
+			},
+		},
+		"spec-changed-next-step-uses-new-spec": {
+			reason: "After a spec change, the next step's Job is rendered from the new spec.",
+			check: func(t *testing.T, got render.Desired) {
+				require.Len(t, got.Jobs, 1)
+				container := got.Jobs[0].Spec.Template.Spec.Containers[0]
+				assert.Equal(t, []string{"echo test v2"}, container.Args)
+				assert.Equal(t, "2", got.Jobs[0].Annotations[render.AnnotationSpecGeneration])
+			},
+		},
+		"finished-job-deleted-is-not-recreated": {
+			reason: "A finished step's result survives its Job's deletion, and its Job is not created again.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Empty(t, got.Jobs)
+				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Steps[0].Phase)
+				assert.False(t, got.StatusChanged)
+			},
+		},
+		"foreign-job-has-our-name": {
+			reason: "A Job with our name but another controller is a condition, never a takeover.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Empty(t, got.Jobs)
+				assert.True(t, got.Blocked)
+				progressing := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionProgressing)
+				require.NotNil(t, progressing)
+				assert.Equal(t, render.ReasonJobNameConflict, progressing.Reason)
+				assertEvents(t, got, render.EventJobNameConflict)
+			},
+		},
+		"running-job-deleted-fails-step": {
+			reason: "A started step whose Job vanished fails as JobDeleted (after a live read confirms), and is not run twice.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Empty(t, got.Jobs)
+				assert.True(t, got.ConfirmWithLiveRead)
+				assert.Equal(t, "Job 0 failed: JobDeleted", meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionFailed).Message)
+			},
+		},
+		"shared-template-merged-into-job": {
+			reason: "The shared template, backoffLimit and activeDeadlineSeconds reach the step's Job; the step container is its only container.",
+			check: func(t *testing.T, got render.Desired) {
+				require.Len(t, got.Jobs, 1)
+				spec := got.Jobs[0].Spec
+				assert.Equal(t, ptr.To[int32](2), spec.BackoffLimit)
+				assert.Equal(t, ptr.To[int64](600), spec.ActiveDeadlineSeconds)
+				require.Len(t, spec.Template.Spec.Containers, 1)
+				assert.Equal(t, "build", *spec.Template.Spec.Containers[0].Name)
+				assert.Equal(t, "runner", *spec.Template.Spec.ServiceAccountName)
+				assert.Equal(t, "data", spec.Template.Labels["team"])
+			},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Log(tc.reason)
+			sj, jobs := loadCase(t, name)
+			before := sj.DeepCopy()
+			got := render.Render(sj, jobs, goldenNow)
+			if diff := cmp.Diff(before, sj); diff != "" {
+				t.Fatalf("Render modified its input:\n%s", diff)
+			}
+			assertGolden(t, name, got)
+			tc.check(t, got)
+		})
+	}
+}
+
+func assertEvents(t *testing.T, got render.Desired, reasons ...string) {
+	t.Helper()
+	var have []string
+	for _, e := range got.Events {
+		have = append(have, e.Reason)
+	}
+	assert.Equal(t, reasons, have)
+}

@@ -1,0 +1,161 @@
+package render
+
+import (
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
+	sjac "example.com/sequentialjob/apis/batch/v1alpha1/applyconfiguration/batch/v1alpha1"
+)
+
+// Condition reasons.
+const (
+	ReasonStepRunning     = "StepRunning"
+	ReasonCompleted       = "Completed"
+	ReasonJobFailed       = "JobFailed"
+	ReasonNoFailure       = "NoFailure"
+	ReasonJobNameConflict = "JobNameConflict"
+)
+
+// runStatus is the whole status for the plan: phase, counts, progress and
+// conditions, in the seed's shape.
+func runStatus(sj *v1alpha1.SequentialJob, plan stepPlan, now metav1.Time) v1alpha1.SequentialJobStatus {
+	status := v1alpha1.SequentialJobStatus{
+		ObservedGeneration: sj.Generation,
+		Steps:              plan.steps,
+		Conditions:         cloneConditions(sj.Status.Conditions),
+	}
+	total := len(plan.steps)
+	for i, step := range plan.steps {
+		switch step.Phase {
+		case v1alpha1.PhaseRunning:
+			status.State.Active++
+		case v1alpha1.PhaseSucceeded:
+			status.State.Succeeded++
+			status.Progress.CompletedIndices = append(status.Progress.CompletedIndices, int32(i))
+		case v1alpha1.PhaseFailed:
+			status.State.Failed++
+		}
+		if step.StartTime != nil && (status.StartTime == nil || step.StartTime.Before(status.StartTime)) {
+			status.StartTime = step.StartTime
+		}
+	}
+	status.Progress.Summary = fmt.Sprintf("%d/%d", status.State.Succeeded, total)
+	if plan.current != nil {
+		status.Progress.CurrentIndex = int32(plan.current.index)
+		status.Progress.CurrentStep = plan.current.name
+	}
+
+	conditions := runConditions(plan, total)
+	switch {
+	case plan.failed != nil:
+		status.Phase = v1alpha1.PhaseFailed
+		index := int32(plan.failed.index)
+		status.Progress.FailedIndex = &index
+		status.Progress.FailureReason = plan.steps[plan.failed.index].Reason
+		status.CompletionTime = plan.steps[plan.failed.index].CompletionTime
+	case total > 0 && int(status.State.Succeeded) == total:
+		status.Phase = v1alpha1.PhaseSucceeded
+		status.CompletionTime = plan.steps[total-1].CompletionTime
+	case status.State.Active > 0:
+		status.Phase = v1alpha1.PhaseRunning
+	default:
+		status.Phase = v1alpha1.PhasePending
+	}
+
+	for _, c := range conditions {
+		if c.Status == metav1.ConditionFalse && (c.Type == v1alpha1.ConditionReconciling || c.Type == v1alpha1.ConditionStalled) {
+			// kstatus reads these as "abnormal-true": present only while True.
+			meta.RemoveStatusCondition(&status.Conditions, c.Type)
+			continue
+		}
+		c.ObservedGeneration = sj.Generation
+		c.LastTransitionTime = now
+		meta.SetStatusCondition(&status.Conditions, c)
+	}
+	return status
+}
+
+// runConditions are the conditions for the plan. Failed, Progressing and
+// Available are the seed's; Reconciling and Stalled are kstatus's.
+func runConditions(plan stepPlan, total int) []metav1.Condition {
+	cond := func(t string, ok bool, reason, msg string) metav1.Condition {
+		s := metav1.ConditionFalse
+		if ok {
+			s = metav1.ConditionTrue
+		}
+		return metav1.Condition{Type: t, Status: s, Reason: reason, Message: msg}
+	}
+	switch {
+	case plan.failed != nil:
+		step := plan.steps[plan.failed.index]
+		msg := FailureMessage(plan.failed.index, step.Reason)
+		return []metav1.Condition{
+			cond(v1alpha1.ConditionFailed, true, ReasonJobFailed, msg),
+			cond(v1alpha1.ConditionProgressing, false, ReasonJobFailed, msg),
+			cond(v1alpha1.ConditionAvailable, false, ReasonJobFailed, msg),
+			cond(v1alpha1.ConditionReconciling, false, ReasonJobFailed, ""),
+			cond(v1alpha1.ConditionStalled, true, ReasonJobFailed, msg),
+		}
+	case plan.conflict != nil:
+		msg := fmt.Sprintf("step %d (%s) cannot start: Job %s exists and is not controlled by this SequentialJob; delete or rename that Job",
+			plan.conflict.index, plan.conflict.name, plan.conflict.job)
+		return []metav1.Condition{
+			cond(v1alpha1.ConditionFailed, false, ReasonNoFailure, ""),
+			cond(v1alpha1.ConditionProgressing, false, ReasonJobNameConflict, msg),
+			cond(v1alpha1.ConditionAvailable, false, ReasonJobNameConflict, msg),
+			cond(v1alpha1.ConditionReconciling, false, ReasonJobNameConflict, ""),
+			cond(v1alpha1.ConditionStalled, true, ReasonJobNameConflict, msg),
+		}
+	case plan.current == nil || allSucceeded(plan):
+		msg := fmt.Sprintf("all %d steps succeeded", total)
+		return []metav1.Condition{
+			cond(v1alpha1.ConditionFailed, false, ReasonNoFailure, ""),
+			cond(v1alpha1.ConditionProgressing, false, ReasonCompleted, msg),
+			cond(v1alpha1.ConditionAvailable, true, ReasonCompleted, msg),
+			cond(v1alpha1.ConditionReconciling, false, ReasonCompleted, ""),
+			cond(v1alpha1.ConditionStalled, false, ReasonCompleted, ""),
+		}
+	default:
+		msg := fmt.Sprintf("step %d/%d (%s) is running as Job %s", plan.current.index+1, total, plan.current.name, plan.current.job)
+		return []metav1.Condition{
+			cond(v1alpha1.ConditionFailed, false, ReasonNoFailure, ""),
+			cond(v1alpha1.ConditionProgressing, true, ReasonStepRunning, msg),
+			cond(v1alpha1.ConditionAvailable, false, ReasonStepRunning, msg),
+			cond(v1alpha1.ConditionReconciling, true, ReasonStepRunning, msg),
+			cond(v1alpha1.ConditionStalled, false, ReasonStepRunning, ""),
+		}
+	}
+}
+
+// FailureMessage is the seed's failure message: "Job 1 failed: BackoffLimitExceeded".
+func FailureMessage(index int, reason string) string {
+	return fmt.Sprintf("Job %d failed: %s", index, reason)
+}
+
+func allSucceeded(plan stepPlan) bool {
+	for _, s := range plan.steps {
+		if s.Phase != v1alpha1.PhaseSucceeded {
+			return false
+		}
+	}
+	return true
+}
+
+func cloneConditions(in []metav1.Condition) []metav1.Condition {
+	if in == nil {
+		return nil
+	}
+	return append([]metav1.Condition(nil), in...)
+}
+
+// statusApply is the status as a server-side apply intent. It is always the
+// whole status: a field left out of an apply is removed.
+func statusApply(sj *v1alpha1.SequentialJob, status v1alpha1.SequentialJobStatus) *sjac.SequentialJobApplyConfiguration {
+	out := sjac.SequentialJob(sj.Name, sj.Namespace)
+	out.Status = &sjac.SequentialJobStatusApplyConfiguration{}
+	mustRoundTrip(status, out.Status)
+	return out
+}
