@@ -1,0 +1,80 @@
+-- Argo CD health check for batch.example.com/SequentialJob.
+--
+-- Argo CD runs this with its sandboxed Lua (no string library unless
+-- resource.customizations.useOpenLibs is set), so it uses only plain Lua.
+-- The global `obj` is the live object; the script returns {status, message}.
+--
+--   Progressing  the controller has not caught up with the spec yet
+--                (no status, or status.observedGeneration < metadata.generation),
+--                or steps are pending or running
+--   Healthy      every step succeeded (Available=True)
+--   Degraded     a step failed (Failed=True), or the run is stuck (Stalled=True,
+--                e.g. a Job with a step's name that another controller owns)
+--
+-- Suspended is not reported: the API has no spec.suspend.
+
+local function condition(status, type)
+  if status == nil or status.conditions == nil then
+    return nil
+  end
+  for _, c in ipairs(status.conditions) do
+    if c.type == type then
+      return c
+    end
+  end
+  return nil
+end
+
+local function isTrue(c)
+  return c ~= nil and c.status == "True"
+end
+
+local function message(c, fallback)
+  if c ~= nil and c.message ~= nil and c.message ~= "" then
+    return c.message
+  end
+  return fallback
+end
+
+local hs = {}
+local status = obj.status
+
+if status == nil or status.observedGeneration == nil then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the SequentialJob controller to observe this object"
+  return hs
+end
+
+local generation = obj.metadata.generation
+if generation ~= nil and status.observedGeneration ~= generation then
+  hs.status = "Progressing"
+  hs.message = "Waiting for the controller to observe generation " .. tostring(generation) ..
+    " (observed " .. tostring(status.observedGeneration) .. ")"
+  return hs
+end
+
+local failed = condition(status, "Failed")
+if isTrue(failed) then
+  hs.status = "Degraded"
+  hs.message = message(failed, "A step failed")
+  return hs
+end
+
+local stalled = condition(status, "Stalled")
+if isTrue(stalled) then
+  hs.status = "Degraded"
+  hs.message = message(stalled, "The run cannot make progress")
+  return hs
+end
+
+local available = condition(status, "Available")
+if isTrue(available) then
+  hs.status = "Healthy"
+  hs.message = message(available, "All steps succeeded")
+  return hs
+end
+
+local progressing = condition(status, "Progressing")
+hs.status = "Progressing"
+hs.message = message(progressing, "Steps are pending or running")
+return hs

@@ -1,0 +1,133 @@
+package gitops_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	batchv1 "k8s.io/api/batch/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+
+	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
+	"example.com/sequentialjob/render"
+	"example.com/sequentialjob/test/testenv"
+)
+
+// renderNow is the clock the fixtures are rendered at.
+var renderNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// fixture is a SequentialJob as a health checker sees it: the object whose
+// status is what render decided, never a hand-written status.
+type fixture struct {
+	name   string
+	reason string
+	// build returns the object to judge.
+	build func(t *testing.T) *v1alpha1.SequentialJob
+}
+
+// rendered loads a render golden case (render/testdata/<name>), renders it
+// and returns the SequentialJob carrying the rendered status, as the
+// controller would leave it after applying that status.
+func rendered(name string) func(t *testing.T) *v1alpha1.SequentialJob {
+	return func(t *testing.T) *v1alpha1.SequentialJob {
+		t.Helper()
+		sj, jobs := loadRenderCase(t, name)
+		got := render.Render(sj, jobs, renderNow)
+		sj.Status = got.Status
+		return sj
+	}
+}
+
+// lagging is rendered(name) after a spec edit the controller has not seen
+// yet: the apiserver bumped metadata.generation, the status is the old one.
+func lagging(name string) func(t *testing.T) *v1alpha1.SequentialJob {
+	return func(t *testing.T) *v1alpha1.SequentialJob {
+		t.Helper()
+		sj := rendered(name)(t)
+		sj.Generation++
+		return sj
+	}
+}
+
+// neverReconciled is the case's SequentialJob as the apiserver returns it
+// before the controller wrote any status (status dropped on create).
+func neverReconciled(name string) func(t *testing.T) *v1alpha1.SequentialJob {
+	return func(t *testing.T) *v1alpha1.SequentialJob {
+		t.Helper()
+		sj, _ := loadRenderCase(t, name)
+		sj.Status = v1alpha1.SequentialJobStatus{}
+		return sj
+	}
+}
+
+// fixtures cover every phase render produces.
+var fixtures = []fixture{
+	{"not-yet-reconciled", "Applied, the controller has not written a status yet.", neverReconciled("fresh-creates-job-0")},
+	{"step-0-starting", "The first reconcile: step 0's Job is being created.", rendered("fresh-creates-job-0")},
+	{"step-0-running", "Step 0's Job runs.", rendered("job-0-running-waits")},
+	{"step-0-success-criteria-met", "Step 0's Job met its success criteria, pods still terminating.", rendered("success-criteria-met-is-not-terminal")},
+	{"step-0-failure-target", "Step 0's Job hit its failure target, pods still terminating.", rendered("failure-target-is-not-terminal")},
+	{"step-1-starting", "Step 0 succeeded, step 1's Job is being created.", rendered("job-0-complete-creates-job-1")},
+	{"spec-changed-while-running", "The spec changed while step 0 runs; the controller observed it.", rendered("spec-changed-while-step-running")},
+	{"spec-changed-next-step", "After a spec change, the next step starts from the new spec.", rendered("spec-changed-next-step-uses-new-spec")},
+	{"running-generation-lags", "The spec changed while running; the controller has not observed it yet.", lagging("job-0-running-waits")},
+	{"all-succeeded", "Every step succeeded.", rendered("all-complete-run-succeeds")},
+	{"finished-job-deleted", "A succeeded step's Job was deleted; its result stands.", rendered("finished-job-deleted-is-not-recreated")},
+	{"succeeded-generation-lags", "The spec changed after the run succeeded; the controller has not observed it yet.", lagging("all-complete-run-succeeds")},
+	{"step-1-failed", "Step 1's Job failed with BackoffLimitExceeded.", rendered("job-1-failed-backoff-limit-exceeded")},
+	{"running-job-deleted", "Step 0's Job was deleted while it ran.", rendered("running-job-deleted-fails-step")},
+	{"failed-generation-lags", "The spec changed after a step failed; the controller has not observed it yet.", lagging("job-1-failed-backoff-limit-exceeded")},
+	{"foreign-job-blocks", "A Job with step 0's name belongs to another controller: the run cannot start.", rendered("foreign-job-has-our-name")},
+}
+
+// toUnstructured converts the typed object the way a client sees it: its
+// JSON, with the apiVersion and kind set.
+func toUnstructured(t *testing.T, sj *v1alpha1.SequentialJob) *unstructured.Unstructured {
+	t.Helper()
+	sj = sj.DeepCopy()
+	sj.APIVersion = v1alpha1.GroupVersion.String()
+	sj.Kind = "SequentialJob"
+	data, err := yaml.Marshal(sj)
+	require.NoError(t, err)
+	u := &unstructured.Unstructured{}
+	// Decode through JSON, as a client does: integers become int64.
+	jsonData, err := yaml.YAMLToJSON(data)
+	require.NoError(t, err)
+	require.NoError(t, runtime.DecodeInto(unstructured.UnstructuredJSONScheme, jsonData, u))
+	return u
+}
+
+func loadRenderCase(t *testing.T, name string) (*v1alpha1.SequentialJob, []batchv1.Job) {
+	t.Helper()
+	dir := filepath.Join(testenv.Root(), "render", "testdata", name)
+	data, err := os.ReadFile(filepath.Join(dir, "sequentialjob.yaml"))
+	require.NoError(t, err)
+	sj := &v1alpha1.SequentialJob{}
+	require.NoError(t, yaml.UnmarshalStrict(data, sj))
+
+	data, err = os.ReadFile(filepath.Join(dir, "observed.yaml"))
+	if errors.Is(err, os.ErrNotExist) {
+		return sj, nil
+	}
+	require.NoError(t, err)
+	var jobs []batchv1.Job
+	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	for {
+		var job batchv1.Job
+		err := decoder.Decode(&job)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		jobs = append(jobs, job)
+	}
+	return sj, jobs
+}

@@ -1,0 +1,212 @@
+package gitops_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	lua "github.com/yuin/gopher-lua"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/yaml"
+
+	"example.com/sequentialjob/test/testenv"
+)
+
+// healthWant is what Flux (kstatus) and Argo CD must say about a fixture.
+type healthWant struct {
+	kstatus status.Status
+	argo    string
+	// argoMessage is the message Argo CD shows next to the health.
+	argoMessage string
+}
+
+var healthWants = map[string]healthWant{
+	"step-0-starting":             {status.InProgressStatus, "Progressing", "step 1/1 (step1) is running as Job example-job-sequence-0"},
+	"step-0-running":              {status.InProgressStatus, "Progressing", "step 1/3 (build) is running as Job pipeline-0"},
+	"step-0-success-criteria-met": {status.InProgressStatus, "Progressing", "step 1/3 (build) is running as Job pipeline-0"},
+	"step-0-failure-target":       {status.InProgressStatus, "Progressing", "step 1/3 (build) is running as Job pipeline-0"},
+	"step-1-starting":             {status.InProgressStatus, "Progressing", "step 2/3 (test) is running as Job pipeline-1"},
+	"spec-changed-while-running":  {status.InProgressStatus, "Progressing", "step 1/3 (build) is running as Job pipeline-0"},
+	"spec-changed-next-step":      {status.InProgressStatus, "Progressing", "step 2/3 (test) is running as Job pipeline-1"},
+	"running-generation-lags":     {status.InProgressStatus, "Progressing", "Waiting for the controller to observe generation 2 (observed 1)"},
+	"all-succeeded":               {status.CurrentStatus, "Healthy", "all 3 steps succeeded"},
+	"finished-job-deleted":        {status.InProgressStatus, "Progressing", "step 2/3 (test) is running as Job pipeline-1"},
+	"succeeded-generation-lags":   {status.InProgressStatus, "Progressing", "Waiting for the controller to observe generation 2 (observed 1)"},
+	"step-1-failed":               {status.FailedStatus, "Degraded", "Job 1 failed: BackoffLimitExceeded"},
+	"running-job-deleted":         {status.FailedStatus, "Degraded", "Job 0 failed: JobDeleted"},
+	"failed-generation-lags":      {status.InProgressStatus, "Progressing", "Waiting for the controller to observe generation 2 (observed 1)"},
+	"foreign-job-blocks": {status.FailedStatus, "Degraded",
+		"step 0 (build) cannot start: Job pipeline-0 exists and is not controlled by this SequentialJob; delete or rename that Job"},
+	// kstatus cannot tell a never-reconciled custom resource from a finished
+	// one: with no status.observedGeneration and no conditions it says
+	// Current. TestKstatusOnTheAPIServer checks that on the real apiserver.
+	"not-yet-reconciled": {"", "Progressing", "Waiting for the SequentialJob controller to observe this object"},
+}
+
+// TestKstatus runs Flux's health logic (cli-utils kstatus) over render's
+// statuses: InProgress while steps run or the generation lags, Current only
+// when every step succeeded, Failed once a step failed.
+func TestKstatus(t *testing.T) {
+	for _, f := range fixtures {
+		want, ok := healthWants[f.name]
+		require.True(t, ok, "fixture %s has no expectation", f.name)
+		if want.kstatus == "" {
+			continue
+		}
+		t.Run(f.name, func(t *testing.T) {
+			t.Log(f.reason)
+			u := toUnstructured(t, f.build(t))
+			res, err := status.Compute(u)
+			require.NoError(t, err)
+			assert.Equal(t, want.kstatus, res.Status, "kstatus message: %s", res.Message)
+			// Flux's wait gives up on Failed: the message must say why.
+			if want.kstatus == status.FailedStatus {
+				assert.Equal(t, want.argoMessage, res.Message)
+			}
+		})
+	}
+}
+
+// TestArgoCDHealth runs config/argocd/health.lua in gopher-lua the way Argo
+// CD does (sandboxed libraries, the object as the global obj) over render's
+// statuses.
+func TestArgoCDHealth(t *testing.T) {
+	script := readHealthLua(t)
+	for _, f := range fixtures {
+		want, ok := healthWants[f.name]
+		require.True(t, ok, "fixture %s has no expectation", f.name)
+		t.Run(f.name, func(t *testing.T) {
+			t.Log(f.reason)
+			got, err := argoHealth(toUnstructured(t, f.build(t)), script)
+			require.NoError(t, err)
+			assert.Equal(t, want.argo, got.Status)
+			assert.Equal(t, want.argoMessage, got.Message)
+		})
+	}
+}
+
+// TestArgoCDHealthOddObjects: a status Argo CD may see from an older or
+// broken controller never makes the script error (Argo CD would show the
+// error instead of a health).
+func TestArgoCDHealthOddObjects(t *testing.T) {
+	script := readHealthLua(t)
+	cases := map[string]struct {
+		obj  string
+		want string
+	}{
+		"empty status":              {`{"metadata":{"generation":1},"status":{}}`, "Progressing"},
+		"no metadata.generation":    {`{"metadata":{},"status":{"observedGeneration":1}}`, "Progressing"},
+		"no conditions":             {`{"metadata":{"generation":1},"status":{"observedGeneration":1,"conditions":[]}}`, "Progressing"},
+		"condition without message": {`{"metadata":{"generation":1},"status":{"observedGeneration":1,"conditions":[{"type":"Failed","status":"True"}]}}`, "Degraded"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			u := &unstructured.Unstructured{}
+			require.NoError(t, u.UnmarshalJSON([]byte(`{"apiVersion":"batch.example.com/v1alpha1","kind":"SequentialJob",`+strings.TrimPrefix(tc.obj, "{"))))
+			got, err := argoHealth(u, script)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got.Status)
+			assert.NotEmpty(t, got.Message)
+		})
+	}
+}
+
+// TestArgoCDConfigMapCarriesHealthLua: the argocd-cm snippet users merge
+// holds health.lua verbatim, under the key Argo CD looks up for our kind.
+func TestArgoCDConfigMapCarriesHealthLua(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(testenv.Root(), "config", "argocd", "argocd-cm.yaml"))
+	require.NoError(t, err)
+	var cm corev1.ConfigMap
+	require.NoError(t, yaml.UnmarshalStrict(data, &cm))
+	assert.Equal(t, "argocd-cm", cm.Name)
+	// Argo CD's key is <group>_<kind> (the slash of group/kind replaced).
+	assert.Equal(t, readHealthLua(t), cm.Data["resource.customizations.health.batch.example.com_SequentialJob"],
+		"config/argocd/argocd-cm.yaml must embed config/argocd/health.lua verbatim")
+}
+
+func readHealthLua(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(testenv.Root(), "config", "argocd", "health.lua"))
+	require.NoError(t, err)
+	return string(data)
+}
+
+// argoHealthStatus is Argo CD's health.HealthStatus.
+type argoHealthStatus struct {
+	Status  string
+	Message string
+}
+
+// argoHealth mirrors Argo CD's util/lua VM.ExecuteHealthLua: without
+// resource.customizations.useOpenLibs, only the package, base and table
+// libraries are open (Argo CD adds a reduced os library; the script does not
+// use it), the object is the global obj, converted value by value, and the
+// script's returned table is the health. A status Argo CD does not know
+// becomes Unknown.
+func argoHealth(obj *unstructured.Unstructured, script string) (argoHealthStatus, error) {
+	l := lua.NewState(lua.Options{SkipOpenLibs: true})
+	defer l.Close()
+	for _, lib := range []struct {
+		name string
+		fn   lua.LGFunction
+	}{{lua.LoadLibName, lua.OpenPackage}, {lua.BaseLibName, lua.OpenBase}, {lua.TabLibName, lua.OpenTable}} {
+		if err := l.CallByParam(lua.P{Fn: l.NewFunction(lib.fn), NRet: 0, Protect: true}, lua.LString(lib.name)); err != nil {
+			return argoHealthStatus{}, err
+		}
+	}
+	l.SetGlobal("obj", luaValue(l, obj.Object))
+	if err := l.DoString(script); err != nil {
+		return argoHealthStatus{}, err
+	}
+	ret, ok := l.Get(-1).(*lua.LTable)
+	if !ok {
+		return argoHealthStatus{}, errNotTable(l.Get(-1).Type().String())
+	}
+	out := argoHealthStatus{Status: lua.LVAsString(ret.RawGetString("status")), Message: lua.LVAsString(ret.RawGetString("message"))}
+	switch out.Status {
+	case "Unknown", "Progressing", "Suspended", "Healthy", "Degraded", "Missing":
+	default:
+		return argoHealthStatus{Status: "Unknown", Message: "Lua returned an invalid health status"}, nil
+	}
+	return out, nil
+}
+
+type errNotTable string
+
+func (e errNotTable) Error() string { return "expect table output from Lua script, not " + string(e) }
+
+// luaValue is Argo CD's decodeValue.
+func luaValue(l *lua.LState, value any) lua.LValue {
+	switch v := value.(type) {
+	case bool:
+		return lua.LBool(v)
+	case float64:
+		return lua.LNumber(v)
+	case string:
+		return lua.LString(v)
+	case int:
+		return lua.LNumber(v)
+	case int32:
+		return lua.LNumber(v)
+	case int64:
+		return lua.LNumber(v)
+	case []any:
+		arr := l.CreateTable(len(v), 0)
+		for _, item := range v {
+			arr.Append(luaValue(l, item))
+		}
+		return arr
+	case map[string]any:
+		tbl := l.CreateTable(0, len(v))
+		for key, item := range v {
+			tbl.RawSetH(lua.LString(key), luaValue(l, item))
+		}
+		return tbl
+	}
+	return lua.LNil
+}
