@@ -17,6 +17,8 @@ const (
 	EventCompleted       = ReasonCompleted
 	EventSpecChanged     = "SpecChanged"
 	EventJobNameConflict = ReasonJobNameConflict
+	// EventReconciliationFailed is the seed's event for unexpected errors.
+	EventReconciliationFailed = "ReconciliationFailed"
 )
 
 // events tell the story of the run, one event per transition, computed from
@@ -58,6 +60,15 @@ func events(sj *v1alpha1.SequentialJob, plan stepPlan, status v1alpha1.Sequentia
 	}
 	if plan.conflict != nil && !hasReason(old, v1alpha1.ConditionProgressing, ReasonJobNameConflict) {
 		out = append(out, Event{corev1.EventTypeWarning, EventJobNameConflict, meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionProgressing).Message})
+	}
+	if plan.problem != nil {
+		// Every failed attempt is reported: the recorder folds repeats into
+		// one event series, and attempts are spaced by the retry backoff.
+		reason := plan.problem.Reason
+		if plan.problem.ConditionType == v1alpha1.ConditionFailed {
+			reason = EventReconciliationFailed
+		}
+		out = append(out, Event{corev1.EventTypeWarning, reason, plan.problem.Message})
 	}
 	return out
 }

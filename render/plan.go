@@ -27,6 +27,8 @@ type stepPlan struct {
 	failed *stepRef
 	// current is the step running now, or the last one that ran.
 	current *stepRef
+	// problem, when set, held back the step that should start now.
+	problem *Problem
 
 	endsStepForMissingJob bool
 }
@@ -40,7 +42,7 @@ type stepRef struct {
 // planSteps records every step, then decides what starts next: the first
 // step that has not succeeded starts once all before it have, and nothing
 // starts after a failure.
-func planSteps(sj *v1alpha1.SequentialJob, jobs observedJobs, now metav1.Time) stepPlan {
+func planSteps(sj *v1alpha1.SequentialJob, jobs observedJobs, now metav1.Time, problem *Problem) stepPlan {
 	var plan stepPlan
 	total := stepCount(sj, jobs)
 	plan.steps = make([]v1alpha1.StepStatus, total)
@@ -71,6 +73,11 @@ func planSteps(sj *v1alpha1.SequentialJob, jobs observedJobs, now metav1.Time) s
 			}
 			if i >= len(sj.Spec.Containers) {
 				break // only a step of the current spec can start
+			}
+			if problem != nil {
+				plan.problem = problem
+				step.Reason, step.Message = problem.Reason, problem.Message
+				break
 			}
 			plan.next = ref
 			step.Phase = v1alpha1.PhaseRunning

@@ -45,6 +45,10 @@ type Desired struct {
 	// again before acting on it.
 	ConfirmWithLiveRead bool
 
+	// Problem is the problem this result was rendered with, if any. The
+	// reconciler retries such a result with backoff.
+	Problem *Problem
+
 	// Blocked is true when the run cannot progress until something outside
 	// it changes (a Job with our name that we do not own). Nothing we own
 	// will change, so the reconciler polls with backoff.
@@ -58,15 +62,41 @@ type Event struct {
 	Message string `json:"message"`
 }
 
-// Render computes the desired state. sj must not be modified by the caller
-// while Render runs; Render never modifies it or the Jobs.
+// Problem is something only the cluster knows that stops the next step's Job
+// from being created: a missing ServiceAccount, an exceeded quota, a
+// terminating namespace, or any other error of the apiserver. The reconciler
+// finds it and renders again with it, so that status stays render's alone.
+type Problem struct {
+	// ConditionType is ResourcesUnavailable for what the user or the cluster
+	// must fix, or Failed (with reason ReconciliationError) for other errors.
+	ConditionType string
+	Reason        string
+	Message       string
+}
+
+// Error lets the reconciler hand a Problem to its workqueue, which retries
+// with exponential backoff.
+func (p *Problem) Error() string { return p.Reason + ": " + p.Message }
+
+// Render computes the desired state. It never modifies sj or the Jobs.
 func Render(sj *v1alpha1.SequentialJob, observed []batchv1.Job, now time.Time) Desired {
+	return render(sj, observed, now, nil)
+}
+
+// RenderWithProblem is Render when the next step's Job cannot be created:
+// that step stays Pending, the problem becomes a condition and a Warning
+// event, and the reconciler retries with backoff.
+func RenderWithProblem(sj *v1alpha1.SequentialJob, observed []batchv1.Job, now time.Time, problem Problem) Desired {
+	return render(sj, observed, now, &problem)
+}
+
+func render(sj *v1alpha1.SequentialJob, observed []batchv1.Job, now time.Time, problem *Problem) Desired {
 	// Status times are stored with second precision; truncating here keeps a
 	// freshly computed time equal to its stored copy on the next reconcile.
 	ts := metav1.NewTime(now.UTC().Truncate(time.Second))
 
 	jobs := classify(sj, observed)
-	plan := planSteps(sj, jobs, ts)
+	plan := planSteps(sj, jobs, ts, problem)
 
 	var desired Desired
 	if plan.next != nil {
@@ -78,5 +108,6 @@ func Render(sj *v1alpha1.SequentialJob, observed []batchv1.Job, now time.Time) D
 	desired.Events = events(sj, plan, desired.Status)
 	desired.ConfirmWithLiveRead = plan.endsStepForMissingJob
 	desired.Blocked = plan.conflict != nil
+	desired.Problem = plan.problem
 	return desired
 }

@@ -17,7 +17,23 @@ const (
 	ReasonJobFailed       = "JobFailed"
 	ReasonNoFailure       = "NoFailure"
 	ReasonJobNameConflict = "JobNameConflict"
+	// ReasonReconciliationError is the Failed condition's reason while the
+	// controller cannot act for an unexpected error (the seed's).
+	ReasonReconciliationError = "ReconciliationError"
 )
+
+// ConditionResourcesUnavailable is the seed's runtime-validation condition:
+// something only the cluster knows keeps the next step from starting.
+// Present only while True.
+const ConditionResourcesUnavailable = "ResourcesUnavailable"
+
+// presentOnlyWhileTrue are the conditions that tools read as "abnormal-true"
+// (kstatus's Reconciling and Stalled) or that only explain a wait.
+var presentOnlyWhileTrue = map[string]bool{
+	v1alpha1.ConditionReconciling: true,
+	v1alpha1.ConditionStalled:     true,
+	ConditionResourcesUnavailable: true,
+}
 
 // runStatus is the whole status for the plan: phase, counts, progress and
 // conditions, in the seed's shape.
@@ -66,8 +82,7 @@ func runStatus(sj *v1alpha1.SequentialJob, plan stepPlan, now metav1.Time) v1alp
 	}
 
 	for _, c := range conditions {
-		if c.Status == metav1.ConditionFalse && (c.Type == v1alpha1.ConditionReconciling || c.Type == v1alpha1.ConditionStalled) {
-			// kstatus reads these as "abnormal-true": present only while True.
+		if c.Status == metav1.ConditionFalse && presentOnlyWhileTrue[c.Type] {
 			meta.RemoveStatusCondition(&status.Conditions, c.Type)
 			continue
 		}
@@ -88,6 +103,7 @@ func runConditions(plan stepPlan, total int) []metav1.Condition {
 		}
 		return metav1.Condition{Type: t, Status: s, Reason: reason, Message: msg}
 	}
+	notUnavailable := cond(ConditionResourcesUnavailable, false, "", "")
 	switch {
 	case plan.failed != nil:
 		step := plan.steps[plan.failed.index]
@@ -98,6 +114,7 @@ func runConditions(plan stepPlan, total int) []metav1.Condition {
 			cond(v1alpha1.ConditionAvailable, false, ReasonJobFailed, msg),
 			cond(v1alpha1.ConditionReconciling, false, ReasonJobFailed, ""),
 			cond(v1alpha1.ConditionStalled, true, ReasonJobFailed, msg),
+			notUnavailable,
 		}
 	case plan.conflict != nil:
 		msg := fmt.Sprintf("step %d (%s) cannot start: Job %s exists and is not controlled by this SequentialJob; delete or rename that Job",
@@ -108,7 +125,22 @@ func runConditions(plan stepPlan, total int) []metav1.Condition {
 			cond(v1alpha1.ConditionAvailable, false, ReasonJobNameConflict, msg),
 			cond(v1alpha1.ConditionReconciling, false, ReasonJobNameConflict, ""),
 			cond(v1alpha1.ConditionStalled, true, ReasonJobNameConflict, msg),
+			notUnavailable,
 		}
+	case plan.problem != nil:
+		p := plan.problem
+		msg := fmt.Sprintf("step %d (%s) is waiting: %s", plan.current.index, plan.current.name, p.Message)
+		out := []metav1.Condition{
+			cond(v1alpha1.ConditionProgressing, false, p.Reason, msg),
+			cond(v1alpha1.ConditionAvailable, false, p.Reason, msg),
+			// Reconciling, not Stalled: the controller retries on its own.
+			cond(v1alpha1.ConditionReconciling, true, p.Reason, msg),
+			cond(v1alpha1.ConditionStalled, false, p.Reason, ""),
+		}
+		if p.ConditionType == v1alpha1.ConditionFailed {
+			return append(out, cond(v1alpha1.ConditionFailed, true, p.Reason, p.Message), notUnavailable)
+		}
+		return append(out, cond(v1alpha1.ConditionFailed, false, ReasonNoFailure, ""), cond(ConditionResourcesUnavailable, true, p.Reason, p.Message))
 	case plan.current == nil || allSucceeded(plan):
 		msg := fmt.Sprintf("all %d steps succeeded", total)
 		return []metav1.Condition{
@@ -117,6 +149,7 @@ func runConditions(plan stepPlan, total int) []metav1.Condition {
 			cond(v1alpha1.ConditionAvailable, true, ReasonCompleted, msg),
 			cond(v1alpha1.ConditionReconciling, false, ReasonCompleted, ""),
 			cond(v1alpha1.ConditionStalled, false, ReasonCompleted, ""),
+			notUnavailable,
 		}
 	default:
 		msg := fmt.Sprintf("step %d/%d (%s) is running as Job %s", plan.current.index+1, total, plan.current.name, plan.current.job)
@@ -126,6 +159,7 @@ func runConditions(plan stepPlan, total int) []metav1.Condition {
 			cond(v1alpha1.ConditionAvailable, false, ReasonStepRunning, msg),
 			cond(v1alpha1.ConditionReconciling, true, ReasonStepRunning, msg),
 			cond(v1alpha1.ConditionStalled, false, ReasonStepRunning, ""),
+			notUnavailable,
 		}
 	}
 }

@@ -1,0 +1,22 @@
+package reconciler
+
+import (
+	"context"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
+	"example.com/sequentialjob/render"
+)
+
+// record emits the events render computed, logs them, and counts them in the
+// metrics. It runs only after the writes they describe succeeded.
+func (r *Reconciler) record(ctx context.Context, sj *v1alpha1.SequentialJob, desired render.Desired, observedAt time.Time) {
+	logger := log.FromContext(ctx)
+	for _, e := range desired.Events {
+		r.Recorder.Eventf(sj, nil, e.Type, e.Reason, "Reconcile", "%s", e.Message)
+		logger.Info(e.Message, "event", e.Reason, "type", e.Type)
+	}
+	r.Metrics.observe(sj, desired, observedAt, r.Clock.Now())
+}

@@ -1,0 +1,59 @@
+package reconciler
+
+import (
+	batchv1 "k8s.io/api/batch/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
+	"example.com/sequentialjob/render"
+)
+
+// Least privilege: SequentialJobs are read and patched (finalizer), their
+// status applied; Jobs are created (apply), read and deleted, never updated
+// in place; ServiceAccounts are only read, to check a step can start.
+//
+// +kubebuilder:rbac:groups=batch.example.com,resources=sequentialjobs,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=batch.example.com,resources=sequentialjobs/status,verbs=get;patch
+// +kubebuilder:rbac:groups=batch.example.com,resources=sequentialjobs/finalizers,verbs=update
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// SetupWithManager registers the reconciler: it watches SequentialJobs and
+// the Jobs they control.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.SequentialJob{}).
+		Owns(&batchv1.Job{}).
+		Named("sequentialjob").
+		Complete(r)
+}
+
+// New is the reconciler of a manager: cached reads, live reads for
+// confirmations, events.k8s.io events, the real clock. metrics may be nil.
+func New(mgr ctrl.Manager, metrics *Metrics) *Reconciler {
+	return &Reconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder(FieldManager),
+		Clock:     clock.RealClock{},
+		Metrics:   metrics,
+	}
+}
+
+// CacheOptions caches only the Jobs we label: the controller then holds its
+// own Jobs in memory, not every Job of the cluster.
+func CacheOptions() cache.Options {
+	ours, err := labels.NewRequirement(render.LabelSequentialJob, selection.Exists, nil)
+	if err != nil {
+		panic(err) // a constant, valid label key
+	}
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&batchv1.Job{}: {Label: labels.NewSelector().Add(*ours)},
+	}}
+}
