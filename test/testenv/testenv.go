@@ -3,6 +3,7 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -50,28 +51,43 @@ type Env struct {
 	env    *envtest.Environment
 }
 
-// Start starts the apiserver and etcd, stops them when the test ends, and
-// fails the test when bin/ lacks them (run `make bin`).
+// Start starts the apiserver and etcd for one test and stops them when it
+// ends. It fails the test when bin/ lacks them (run `make bin`).
 func Start(t testing.TB, extraAPIServerArgs ...string) *Env {
 	t.Helper()
+	env, err := New(extraAPIServerArgs...)
+	require.NoError(t, err)
+	t.Cleanup(env.Stop)
+	return env
+}
+
+// New starts the apiserver and etcd; the caller stops them with Stop. It
+// suits TestMain, which shares one apiserver across a package's tests.
+// extraAPIServerArgs are flag name/value pairs.
+func New(extraAPIServerArgs ...string) (*Env, error) {
 	if _, err := os.Stat(filepath.Join(BinDir(), "kube-apiserver")); err != nil {
-		t.Fatalf("kube-apiserver not found in %s: run `make bin` (make test does it for you)", BinDir())
+		return nil, fmt.Errorf("kube-apiserver not found in %s: run `make bin` (make test does it for you)", BinDir())
 	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory:    BinDir(),
 		CRDInstallOptions:        envtest.CRDInstallOptions{Paths: []string{CRDPath()}},
 		ErrorIfCRDPathMissing:    true,
-		DownloadBinaryAssets:     false,
 		AttachControlPlaneOutput: os.Getenv("TESTENV_VERBOSE") != "",
 	}
 	for i := 0; i+1 < len(extraAPIServerArgs); i += 2 {
 		env.ControlPlane.GetAPIServer().Configure().Set(extraAPIServerArgs[i], extraAPIServerArgs[i+1])
 	}
 	cfg, err := env.Start()
-	require.NoError(t, err, "starting envtest")
-	t.Cleanup(func() { _ = env.Stop() })
-
+	if err != nil {
+		return nil, fmt.Errorf("starting envtest: %w", err)
+	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme.Scheme})
-	require.NoError(t, err)
-	return &Env{Config: cfg, Client: c, env: env}
+	if err != nil {
+		_ = env.Stop()
+		return nil, err
+	}
+	return &Env{Config: cfg, Client: c, env: env}, nil
 }
+
+// Stop stops the apiserver and etcd.
+func (e *Env) Stop() { _ = e.env.Stop() }
