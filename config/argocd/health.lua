@@ -6,10 +6,12 @@
 --
 --   Progressing  the controller has not caught up with the spec yet
 --                (no status, or status.observedGeneration < metadata.generation),
---                or steps are pending or running
+--                or steps are pending or running, or the controller retries
+--                an error by itself (Reconciling=True)
 --   Healthy      every step succeeded (Available=True)
---   Degraded     a step failed (Failed=True), or the run is stuck (Stalled=True,
---                e.g. a Job with a step's name that another controller owns)
+--   Degraded     the run is stuck (Stalled=True): a step failed, or a Job with
+--                a step's name belongs to another controller; or Failed=True
+--                while the controller is not retrying (Reconciling absent)
 --
 -- Suspended is not reported: the API has no spec.suspend.
 
@@ -53,17 +55,28 @@ if generation ~= nil and status.observedGeneration ~= generation then
   return hs
 end
 
-local failed = condition(status, "Failed")
-if isTrue(failed) then
-  hs.status = "Degraded"
-  hs.message = message(failed, "A step failed")
-  return hs
-end
-
+-- Stalled: the run cannot go on by itself (a step failed for good, or a Job
+-- with a step's name belongs to someone else).
 local stalled = condition(status, "Stalled")
 if isTrue(stalled) then
   hs.status = "Degraded"
   hs.message = message(stalled, "The run cannot make progress")
+  return hs
+end
+
+-- Reconciling: steps run, or the controller retries an error by itself
+-- (then Failed may be True too, with reason ReconciliationError).
+local reconciling = condition(status, "Reconciling")
+if isTrue(reconciling) then
+  hs.status = "Progressing"
+  hs.message = message(reconciling, "Steps are pending or running")
+  return hs
+end
+
+local failed = condition(status, "Failed")
+if isTrue(failed) then
+  hs.status = "Degraded"
+  hs.message = message(failed, "A step failed")
   return hs
 end
 

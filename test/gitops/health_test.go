@@ -1,6 +1,7 @@
 package gitops_test
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,6 +103,7 @@ func TestArgoCDHealthOddObjects(t *testing.T) {
 		"empty status":              {`{"metadata":{"generation":1},"status":{}}`, "Progressing"},
 		"no metadata.generation":    {`{"metadata":{},"status":{"observedGeneration":1}}`, "Progressing"},
 		"no conditions":             {`{"metadata":{"generation":1},"status":{"observedGeneration":1,"conditions":[]}}`, "Progressing"},
+		"error being retried":       {`{"metadata":{"generation":1},"status":{"observedGeneration":1,"conditions":[{"type":"Failed","status":"True","reason":"ReconciliationError","message":"x"},{"type":"Reconciling","status":"True","message":"retrying"}]}}`, "Progressing"},
 		"condition without message": {`{"metadata":{"generation":1},"status":{"observedGeneration":1,"conditions":[{"type":"Failed","status":"True"}]}}`, "Degraded"},
 	}
 	for name, tc := range cases {
@@ -116,17 +118,36 @@ func TestArgoCDHealthOddObjects(t *testing.T) {
 	}
 }
 
+var update = flag.Bool("update", false, "rewrite config/argocd/argocd-cm.yaml from config/argocd/health.lua")
+
 // TestArgoCDConfigMapCarriesHealthLua: the argocd-cm snippet users merge
 // holds health.lua verbatim, under the key Argo CD looks up for our kind.
 func TestArgoCDConfigMapCarriesHealthLua(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(testenv.Root(), "config", "argocd", "argocd-cm.yaml"))
+	path := filepath.Join(testenv.Root(), "config", "argocd", "argocd-cm.yaml")
+	const key = "resource.customizations.health.batch.example.com_SequentialJob"
+	data, err := os.ReadFile(path)
 	require.NoError(t, err)
+	if *update {
+		// Keep the header (everything up to the key), re-indent the script under it.
+		head, _, found := strings.Cut(string(data), "  "+key+": |\n")
+		require.True(t, found, "%s lost its %s key", path, key)
+		var b strings.Builder
+		b.WriteString(head + "  " + key + ": |\n")
+		for _, line := range strings.SplitAfter(readHealthLua(t), "\n") {
+			if strings.TrimSpace(line) != "" {
+				b.WriteString("    ")
+			}
+			b.WriteString(line)
+		}
+		require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
+		data = []byte(b.String())
+	}
 	var cm corev1.ConfigMap
 	require.NoError(t, yaml.UnmarshalStrict(data, &cm))
 	assert.Equal(t, "argocd-cm", cm.Name)
 	// Argo CD's key is <group>_<kind> (the slash of group/kind replaced).
-	assert.Equal(t, readHealthLua(t), cm.Data["resource.customizations.health.batch.example.com_SequentialJob"],
-		"config/argocd/argocd-cm.yaml must embed config/argocd/health.lua verbatim")
+	assert.Equal(t, readHealthLua(t), cm.Data[key],
+		"config/argocd/argocd-cm.yaml must embed config/argocd/health.lua verbatim: go test ./test/gitops -run ConfigMap -update")
 }
 
 func readHealthLua(t *testing.T) string {

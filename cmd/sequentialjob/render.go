@@ -1,0 +1,442 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	batchv1 "k8s.io/api/batch/v1"
+	apiextensionsinternal "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
+	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
+	structurallisttype "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
+	schemaobjectmeta "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
+	structuralpruning "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
+	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	sigsjson "sigs.k8s.io/json"
+	"sigs.k8s.io/yaml"
+
+	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
+	"example.com/sequentialjob/config/crd"
+	"example.com/sequentialjob/render"
+)
+
+func init() { subcommands = append(subcommands, newRenderCommand) }
+
+// renderOptions are the flags of `sequentialjob render`.
+type renderOptions struct {
+	filename  string
+	observed  string
+	now       string
+	namespace string
+}
+
+func newRenderCommand() *cobra.Command {
+	var o renderOptions
+	cmd := &cobra.Command{
+		Use:   "render -f SEQUENTIALJOB.yaml [--observed JOBS.yaml] [--now RFC3339]",
+		Short: "Print, offline, the Jobs the controller would create next and the status it would write",
+		Long: `render runs the controller's own decision logic (the render package) on a
+SequentialJob and the Jobs it already has, with no cluster, and prints as YAML:
+
+  jobs           the Jobs the controller would create next (server-side apply intents)
+  status         the whole status it would write
+  statusChanged  false when that status equals the one in the file (nothing is written)
+  events         the events it would record
+
+The SequentialJob is first checked against the CRD's schema and CEL rules, as
+the apiserver would: errors name the field (spec.containers[0].name: Required
+value), and unknown fields are errors.
+
+--observed takes the step Jobs as YAML documents or a List (kubectl get jobs -o
+yaml). A SequentialJob without metadata.uid (a file from git) owns the Jobs
+whose controller is SequentialJob/<its name>. Without metadata.generation it
+is at generation 1, as after its creation; without a namespace it is in
+--namespace.`,
+		Example: `  sequentialjob render -f examples/seed-example.yaml
+  kubectl get sqj pipeline -o yaml > sj.yaml
+  kubectl get jobs -l batch.example.com/sequentialjob=pipeline -o yaml > jobs.yaml
+  sequentialjob render -f sj.yaml --observed jobs.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out, err := runRender(o, time.Now)
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&o.filename, "filename", "f", "", "the SequentialJob, as YAML or JSON (- for stdin)")
+	cmd.Flags().StringVar(&o.observed, "observed", "", "the Jobs the controller sees, as YAML documents or a List")
+	cmd.Flags().StringVar(&o.now, "now", "", "the time to render at, RFC3339 (default: the current time)")
+	cmd.Flags().StringVarP(&o.namespace, "namespace", "n", "default", "the namespace of a SequentialJob that names none")
+	_ = cmd.MarkFlagRequired("filename")
+	return cmd
+}
+
+// renderOutput is what render prints, in this order.
+type renderOutput struct {
+	Jobs                any                          `json:"jobs"`
+	Status              v1alpha1.SequentialJobStatus `json:"status"`
+	StatusChanged       bool                         `json:"statusChanged"`
+	Events              []render.Event               `json:"events"`
+	Blocked             bool                         `json:"blocked,omitempty"`
+	ConfirmWithLiveRead bool                         `json:"confirmWithLiveRead,omitempty"`
+}
+
+func runRender(o renderOptions, clock func() time.Time) ([]byte, error) {
+	now := clock()
+	if o.now != "" {
+		t, err := time.Parse(time.RFC3339, o.now)
+		if err != nil {
+			return nil, fmt.Errorf("--now: %q is not an RFC3339 time such as 2026-01-02T03:04:05Z", o.now)
+		}
+		now = t
+	}
+	data, err := readInput(o.filename)
+	if err != nil {
+		return nil, err
+	}
+	sj, err := decodeSequentialJob(o.filename, data, o.namespace)
+	if err != nil {
+		return nil, err
+	}
+	var jobs []batchv1.Job
+	if o.observed != "" {
+		data, err := readInput(o.observed)
+		if err != nil {
+			return nil, err
+		}
+		if jobs, err = decodeJobs(o.observed, data); err != nil {
+			return nil, err
+		}
+	}
+	for i := range jobs {
+		if jobs[i].Namespace == "" {
+			jobs[i].Namespace = sj.Namespace
+		}
+	}
+	adoptUID(sj, jobs)
+
+	got := render.Render(sj, jobs, now)
+
+	jobsOut := any([]any{})
+	if len(got.Jobs) > 0 {
+		jobsOut = got.Jobs
+	}
+	events := got.Events
+	if events == nil {
+		events = []render.Event{}
+	}
+	out := renderOutput{
+		Jobs: jobsOut, Status: got.Status, StatusChanged: got.StatusChanged, Events: events,
+		Blocked: got.Blocked, ConfirmWithLiveRead: got.ConfirmWithLiveRead,
+	}
+	return marshalOrdered(out, fmt.Sprintf("# sequentialjob render %s/%s at %s\n", sj.Namespace, sj.Name, now.UTC().Format(time.RFC3339)))
+}
+
+// marshalOrdered prints out's fields in declaration order (sigs.k8s.io/yaml
+// sorts keys), each field's value as sigs.k8s.io/yaml prints it.
+func marshalOrdered(out renderOutput, header string) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString(header)
+	sections := []struct {
+		key   string
+		value any
+		keep  bool
+	}{
+		{"jobs", out.Jobs, true},
+		{"status", out.Status, true},
+		{"statusChanged", out.StatusChanged, true},
+		{"events", out.Events, true},
+		{"blocked", out.Blocked, out.Blocked},
+		{"confirmWithLiveRead", out.ConfirmWithLiveRead, out.ConfirmWithLiveRead},
+	}
+	for _, s := range sections {
+		if !s.keep {
+			continue
+		}
+		data, err := yaml.Marshal(map[string]any{s.key: s.value})
+		if err != nil {
+			return nil, fmt.Errorf("printing %s: %w", s.key, err)
+		}
+		buf.Write(data)
+	}
+	return buf.Bytes(), nil
+}
+
+func readInput(name string) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(bufio.NewReader(os.Stdin))
+	}
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// yamlDocuments splits a YAML stream into its non-empty documents, each as JSON.
+func yamlDocuments(name string, data []byte) ([][]byte, error) {
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	var docs [][]byte
+	for n := 1; ; n++ {
+		doc, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: reading YAML: %w", name, err)
+		}
+		if len(bytes.TrimSpace(stripComments(doc))) == 0 {
+			continue
+		}
+		// Strict: a key given twice is an error, as on the apiserver.
+		jsonDoc, err := yaml.YAMLToJSONStrict(doc)
+		if err != nil {
+			return nil, fmt.Errorf("%s: document %d is not valid YAML: %w", name, n, err)
+		}
+		if bytes.Equal(bytes.TrimSpace(jsonDoc), []byte("null")) {
+			continue
+		}
+		docs = append(docs, jsonDoc)
+	}
+}
+
+func stripComments(doc []byte) []byte {
+	var out bytes.Buffer
+	for _, line := range strings.Split(string(doc), "\n") {
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") || trimmed == "---" {
+			continue
+		}
+		out.WriteString(line + "\n")
+	}
+	return out.Bytes()
+}
+
+// decodeSequentialJob parses the one SequentialJob in data and validates it
+// against the installed CRD as the apiserver does on create: unknown fields,
+// then defaults, then the OpenAPI schema, list invariants and CEL rules.
+func decodeSequentialJob(name string, data []byte, namespace string) (*v1alpha1.SequentialJob, error) {
+	docs, err := yamlDocuments(name, data)
+	if err != nil {
+		return nil, err
+	}
+	if len(docs) != 1 {
+		return nil, fmt.Errorf("%s: want exactly one SequentialJob, found %d YAML documents", name, len(docs))
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(docs[0]); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if u.GroupVersionKind() != v1alpha1.GroupVersion.WithKind("SequentialJob") {
+		return nil, fmt.Errorf("%s: want apiVersion %s, kind SequentialJob; found apiVersion %q, kind %q",
+			name, v1alpha1.GroupVersion, u.GetAPIVersion(), u.GetKind())
+	}
+
+	schema, err := loadSchema()
+	if err != nil {
+		return nil, err
+	}
+	if errs := schema.admit(u.Object); len(errs) > 0 {
+		return nil, invalidError(name, u.GetName(), errs)
+	}
+
+	sj := &v1alpha1.SequentialJob{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, sj); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if sj.Namespace == "" {
+		sj.Namespace = namespace
+	}
+	if sj.Generation == 0 {
+		// The apiserver starts every object at generation 1.
+		sj.Generation = 1
+	}
+	return sj, nil
+}
+
+// invalidError reads like the apiserver's `SequentialJob "x" is invalid`,
+// one field error per line.
+func invalidError(file, name string, problems []string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: SequentialJob %q is invalid:", file, name)
+	for _, p := range problems {
+		b.WriteString("\n  * " + p)
+	}
+	return errors.New(b.String())
+}
+
+// crdSchema is the structural schema and CEL validator of the served version.
+type crdSchema struct {
+	structural *structuralschema.Structural
+	validator  apiservervalidation.SchemaValidator
+	cel        *cel.Validator
+}
+
+func loadSchema() (*crdSchema, error) {
+	var crdV1 apiextensionsv1.CustomResourceDefinition
+	if err := yaml.UnmarshalStrict(crd.SequentialJobs, &crdV1); err != nil {
+		return nil, fmt.Errorf("reading the embedded CRD: %w", err)
+	}
+	var version *apiextensionsv1.CustomResourceDefinitionVersion
+	for i := range crdV1.Spec.Versions {
+		if crdV1.Spec.Versions[i].Name == v1alpha1.GroupVersion.Version {
+			version = &crdV1.Spec.Versions[i]
+		}
+	}
+	if version == nil || version.Schema == nil || version.Schema.OpenAPIV3Schema == nil {
+		return nil, fmt.Errorf("the embedded CRD has no schema for %s", v1alpha1.GroupVersion.Version)
+	}
+	var internal apiextensionsinternal.JSONSchemaProps
+	if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(version.Schema.OpenAPIV3Schema, &internal, nil); err != nil {
+		return nil, fmt.Errorf("converting the embedded CRD schema: %w", err)
+	}
+	structural, err := structuralschema.NewStructural(&internal)
+	if err != nil {
+		return nil, fmt.Errorf("the embedded CRD schema is not structural: %w", err)
+	}
+	validator, _, err := apiservervalidation.NewSchemaValidator(&internal)
+	if err != nil {
+		return nil, fmt.Errorf("the embedded CRD schema: %w", err)
+	}
+	return &crdSchema{
+		structural: structural,
+		validator:  validator,
+		cel:        cel.NewValidator(structural, true, celconfig.PerCallLimit),
+	}, nil
+}
+
+// admit prunes, defaults and validates obj in place, in the apiserver's
+// order, and returns its errors as the apiserver prints them. Unknown fields
+// are errors, as with kubectl's default (strict) field validation.
+func (s *crdSchema) admit(obj map[string]any) []string {
+	var problems []string
+	unknown := structuralpruning.PruneWithOptions(obj, s.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
+	metaErr, metaUnknown := schemaobjectmeta.CoerceWithOptions(nil, obj, s.structural, true, schemaobjectmeta.CoerceOptions{ReturnUnknownFieldPaths: true})
+	for _, path := range append(unknown, metaUnknown...) {
+		problems = append(problems, fmt.Sprintf("unknown field %q", path))
+	}
+	if metaErr != nil {
+		problems = append(problems, metaErr.Error())
+	}
+	if len(problems) > 0 {
+		return problems
+	}
+	structuraldefaulting.Default(obj, s.structural)
+
+	var errs field.ErrorList
+	errs = append(errs, objectMetaErrors(obj)...)
+	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, obj, s.validator)...)
+	errs = append(errs, schemaobjectmeta.Validate(context.Background(), nil, obj, s.structural, false)...)
+	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, s.structural, obj)...)
+	if len(errs) == 0 {
+		// Like the apiserver, run CEL rules only on an object that passed
+		// the schema: their input may not have the shape they expect.
+		errs, _ = s.cel.Validate(context.Background(), nil, s.structural, obj, nil, celconfig.RuntimeCELCostBudget)
+	}
+	for _, e := range errs {
+		problems = append(problems, e.Error())
+	}
+	// The schema validator reports in map order; sorted, the same input
+	// always prints the same errors.
+	sort.Strings(problems)
+	return problems
+}
+
+// objectMetaErrors are the metadata rules of a namespaced custom resource
+// that render relies on: a valid name (generateName has no meaning offline).
+func objectMetaErrors(obj map[string]any) field.ErrorList {
+	u := &unstructured.Unstructured{Object: obj}
+	if u.GetName() == "" {
+		return field.ErrorList{field.Required(field.NewPath("metadata", "name"), "name is required")}
+	}
+	accessor := &metav1.ObjectMeta{Name: u.GetName(), Namespace: u.GetNamespace()}
+	if accessor.Namespace == "" {
+		accessor.Namespace = "default"
+	}
+	return apimachineryvalidation.ValidateObjectMeta(accessor, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+}
+
+// decodeJobs reads the observed Jobs: YAML documents, each a Job or a List
+// of Jobs. Unknown fields are errors, so that a typo is not silently ignored.
+func decodeJobs(name string, data []byte) ([]batchv1.Job, error) {
+	docs, err := yamlDocuments(name, data)
+	if err != nil {
+		return nil, err
+	}
+	var jobs []batchv1.Job
+	for i, doc := range docs {
+		var head struct {
+			APIVersion string            `json:"apiVersion"`
+			Kind       string            `json:"kind"`
+			Items      []json.RawMessage `json:"items"`
+		}
+		if err := yaml.Unmarshal(doc, &head); err != nil {
+			return nil, fmt.Errorf("%s: document %d: %w", name, i+1, err)
+		}
+		items := []json.RawMessage{doc}
+		if head.Kind == "List" || head.Kind == "JobList" {
+			items = head.Items
+		}
+		for j, item := range items {
+			where := fmt.Sprintf("%s: document %d", name, i+1)
+			if len(items) > 1 || head.Kind == "List" || head.Kind == "JobList" {
+				where += fmt.Sprintf(", item %d", j)
+			}
+			var job batchv1.Job
+			strictErrs, err := sigsjson.UnmarshalStrict(item, &job, sigsjson.DisallowDuplicateFields, sigsjson.DisallowUnknownFields)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
+			if len(strictErrs) > 0 {
+				return nil, fmt.Errorf("%s: %w", where, errors.Join(strictErrs...))
+			}
+			if job.APIVersion != "batch/v1" || job.Kind != "Job" {
+				return nil, fmt.Errorf("%s: want apiVersion batch/v1, kind Job; found apiVersion %q, kind %q", where, job.APIVersion, job.Kind)
+			}
+			jobs = append(jobs, job)
+		}
+	}
+	return jobs, nil
+}
+
+// adoptUID gives a SequentialJob read from a file without metadata.uid the
+// UID its observed Jobs name as their controller, so that render sees them
+// as its own, as the controller does on the cluster.
+func adoptUID(sj *v1alpha1.SequentialJob, jobs []batchv1.Job) {
+	if sj.UID != "" {
+		return
+	}
+	for i := range jobs {
+		if jobs[i].Namespace != sj.Namespace {
+			continue
+		}
+		ref := metav1.GetControllerOfNoCopy(&jobs[i])
+		if ref != nil && ref.Kind == "SequentialJob" && ref.Name == sj.Name && strings.HasPrefix(ref.APIVersion, v1alpha1.GroupVersion.Group+"/") {
+			sj.UID = types.UID(ref.UID)
+			return
+		}
+	}
+}
