@@ -1,0 +1,336 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+
+	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
+	"example.com/sequentialjob/test/localcluster"
+)
+
+func init() { subcommands = append(subcommands, newLocalCommand) }
+
+func newLocalCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "local",
+		Short: "Run a local cluster (no Docker, nothing downloaded) with the controller",
+	}
+	cmd.AddCommand(newLocalRunCommand())
+	return cmd
+}
+
+// localRunOptions are the flags of `sequentialjob local run`.
+type localRunOptions struct {
+	binDir       string
+	dataDir      string
+	crd          string
+	example      string
+	exitWhenDone bool
+}
+
+func newLocalRunCommand() *cobra.Command {
+	o := localRunOptions{binDir: "bin", dataDir: ".local", crd: "config/crd/sequentialjobs.yaml"}
+	cmd := &cobra.Command{
+		Use:   "run [--bin DIR] [--dir DIR] [--crd FILE] [--example FILE] [--exit-when-done]",
+		Short: "Start a local cluster, install the CRD, run the controller, apply an example and show its progress",
+		Long: `run starts a local cluster from the binaries in --bin (etcd, kube-apiserver,
+kube-controller-manager, kube-scheduler, kwok with one fake node), installs the
+CRD with kubectl apply --server-side, starts bin/sequentialjob-controller,
+applies --example when set, and prints one line for each step transition of
+every SequentialJob in the cluster.
+
+The kubeconfig is written to DIR/kubeconfig, so another terminal can use
+kubectl against the cluster. Pods do not really run: kwok plays them, for the
+duration and with the exit code their sim.batch.example.com/* annotations ask
+for (see docs/local-cluster.md).
+
+It runs until Ctrl-C, then stops every process it started and removes what it
+wrote to DIR. With --exit-when-done it exits once every SequentialJob has
+finished: 0 when all succeeded, 1 otherwise. ` + "`make run`" + ` runs this.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runLocal(cmd.Context(), cmd.OutOrStdout(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.binDir, "bin", o.binDir, "directory with the control-plane binaries, kwok and sequentialjob-controller (make bin build)")
+	f.StringVar(&o.dataDir, "dir", o.dataDir, "directory for the kubeconfig, etcd data and logs; locked while running")
+	f.StringVar(&o.crd, "crd", o.crd, "CRD file to install")
+	f.StringVar(&o.example, "example", "", "YAML file to apply once the controller runs; empty applies nothing")
+	f.BoolVar(&o.exitWhenDone, "exit-when-done", false, "exit when every SequentialJob has finished: 0 if all succeeded, 1 otherwise")
+	return cmd
+}
+
+// errSomeFailed is the exit status of --exit-when-done when a SequentialJob
+// failed.
+var errSomeFailed = errors.New("not every SequentialJob succeeded")
+
+func runLocal(parent context.Context, out io.Writer, o localRunOptions) (err error) {
+	if parent == nil {
+		parent = context.Background()
+	}
+	start := time.Now()
+	ctx, stopSignals := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+
+	if o.example != "" {
+		if _, err := os.Stat(o.example); err != nil {
+			return fmt.Errorf("--example: %w", err)
+		}
+	}
+	fmt.Fprintf(out, "Starting the local cluster in %s (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)...\n", o.dataDir)
+	cluster, err := localcluster.Start(ctx, localcluster.Options{BinDir: o.binDir, DataDir: o.dataDir, CRDPath: o.crd})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Fprintf(out, "Stopping every process and removing the data in %s...\n", o.dataDir)
+		cluster.Stop()
+		fmt.Fprintln(out, "Stopped.")
+	}()
+	fmt.Fprintf(out, "Cluster up in %s; CRD installed (kubectl apply --server-side -f %s).\n", since(start), o.crd)
+
+	controller, err := cluster.StartController(ctx, localcluster.ControllerOptions{})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Controller running (log: %s).\n", relPath(filepath.Join(cluster.LogDir(), "sequentialjob-controller.log")))
+
+	if o.example != "" {
+		applied, err := cluster.Kubectl(ctx, "apply", "--server-side", "-f", o.example)
+		if err != nil {
+			return fmt.Errorf("applying %s: %w\n%s", o.example, err, applied)
+		}
+		fmt.Fprint(out, string(applied))
+	}
+
+	kubeconfig := relPath(cluster.Kubeconfig)
+	fmt.Fprintf(out, "\nKubeconfig: %s\n", kubeconfig)
+	fmt.Fprintf(out, "In another terminal:  kubectl --kubeconfig %s get sqj -w     (kubectl is %s)\n", kubeconfig, relPath(filepath.Join(o.binDir, "kubectl")))
+	if o.exitWhenDone {
+		fmt.Fprintln(out, "Exits once every SequentialJob has finished; Ctrl-C stops earlier.")
+	} else {
+		fmt.Fprintln(out, "Ctrl-C stops the cluster and removes its data.")
+	}
+	fmt.Fprintln(out)
+
+	progress := newProgressPrinter(out, start)
+	informerCache, err := cache.New(cluster.Config, cache.Options{Scheme: localScheme()})
+	if err != nil {
+		return err
+	}
+	informer, err := informerCache.GetInformer(ctx, &v1alpha1.SequentialJob{})
+	if err != nil {
+		return err
+	}
+	if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { progress.observe(obj) },
+		UpdateFunc: func(_, obj any) { progress.observe(obj) },
+		DeleteFunc: func(obj any) { progress.forget(obj) },
+	}); err != nil {
+		return err
+	}
+	cacheCtx, stopCache := context.WithCancel(ctx)
+	defer stopCache()
+	go func() { _ = informerCache.Start(cacheCtx) }()
+
+	health := time.NewTicker(time.Second)
+	defer health.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			// A second Ctrl-C now ends the process at once; the children
+			// still die (parent-death signal and the cluster's watchdog).
+			stopSignals()
+			fmt.Fprintln(out)
+			return nil
+		case <-progress.changed:
+			if !o.exitWhenDone {
+				continue
+			}
+			if done, failed := progress.allDone(); done {
+				if failed {
+					return errSomeFailed
+				}
+				return nil
+			}
+		case <-health.C:
+			if exited, werr := controller.Exited(); exited {
+				return fmt.Errorf("the controller exited (%v); see %s", werr, relPath(cluster.LogDir()))
+			}
+			if err := cluster.Healthy(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func localScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = v1alpha1.AddToScheme(s)
+	return s
+}
+
+// progressPrinter prints one line per step transition, and one when a
+// SequentialJob finishes, from what the informer delivers.
+type progressPrinter struct {
+	out     io.Writer
+	start   time.Time
+	changed chan struct{}
+
+	mu sync.Mutex
+	// seen is the last printed phase of every step and of the whole
+	// SequentialJob (key ""), by SequentialJob UID.
+	seen  map[types.UID]map[string]v1alpha1.Phase
+	state map[types.UID]sjSummary
+}
+
+type sjSummary struct {
+	finished bool
+	failed   bool
+}
+
+func newProgressPrinter(out io.Writer, start time.Time) *progressPrinter {
+	return &progressPrinter{
+		out:     out,
+		start:   start,
+		changed: make(chan struct{}, 1),
+		seen:    map[types.UID]map[string]v1alpha1.Phase{},
+		state:   map[types.UID]sjSummary{},
+	}
+}
+
+func (p *progressPrinter) observe(obj any) {
+	sj, ok := obj.(*v1alpha1.SequentialJob)
+	if !ok {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	seen := p.seen[sj.UID]
+	if seen == nil {
+		seen = map[string]v1alpha1.Phase{}
+		p.seen[sj.UID] = seen
+	}
+	name := sj.Namespace + "/" + sj.Name
+	total := len(sj.Spec.Containers)
+	for i, step := range sj.Status.Steps {
+		if step.Phase == "" || step.Phase == v1alpha1.PhasePending || seen[step.Name] == step.Phase {
+			continue
+		}
+		seen[step.Name] = step.Phase
+		line := fmt.Sprintf("%-8s %s  step %d/%d %s  %s", "+"+since(p.start), name, i+1, total, step.Name, step.Phase)
+		if step.StartTime != nil && step.CompletionTime != nil {
+			line += fmt.Sprintf(" after %s", step.CompletionTime.Sub(step.StartTime.Time).Round(100*time.Millisecond))
+		}
+		if step.Phase == v1alpha1.PhaseFailed && (step.Reason != "" || step.Message != "") {
+			line += ": " + strings.TrimPrefix(step.Reason+" "+step.Message, " ")
+		}
+		fmt.Fprintln(p.out, line)
+	}
+
+	summary := sjSummary{}
+	phase := sj.Status.Phase
+	current := sj.Status.ObservedGeneration == sj.Generation
+	failedCond := apimeta.FindStatusCondition(sj.Status.Conditions, v1alpha1.ConditionFailed)
+	switch {
+	case current && phase == v1alpha1.PhaseSucceeded:
+		summary.finished = true
+	case current && (phase == v1alpha1.PhaseFailed || (failedCond != nil && failedCond.Status == "True")):
+		summary = sjSummary{finished: true, failed: true}
+		phase = v1alpha1.PhaseFailed
+	}
+	p.state[sj.UID] = summary
+	if summary.finished && seen[""] != phase {
+		seen[""] = phase
+		line := fmt.Sprintf("%-8s %s  %s", "+"+since(p.start), name, phase)
+		if sj.Status.StartTime != nil && sj.Status.CompletionTime != nil {
+			line += fmt.Sprintf(" after %s", sj.Status.CompletionTime.Sub(sj.Status.StartTime.Time).Round(100*time.Millisecond))
+		}
+		if summary.failed && failedCond != nil && failedCond.Message != "" {
+			line += ": " + failedCond.Message
+		}
+		fmt.Fprintln(p.out, line)
+	}
+	p.notify()
+}
+
+func (p *progressPrinter) forget(obj any) {
+	if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	sj, ok := obj.(*v1alpha1.SequentialJob)
+	if !ok {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.seen, sj.UID)
+	delete(p.state, sj.UID)
+	fmt.Fprintf(p.out, "%-8s %s/%s  deleted\n", "+"+since(p.start), sj.Namespace, sj.Name)
+	p.notify()
+}
+
+func (p *progressPrinter) notify() {
+	select {
+	case p.changed <- struct{}{}:
+	default:
+	}
+}
+
+// allDone reports whether at least one SequentialJob exists and all have
+// finished, and whether any of them failed.
+func (p *progressPrinter) allDone() (done, failed bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.state) == 0 {
+		return false, false
+	}
+	for _, s := range p.state {
+		if !s.finished {
+			return false, false
+		}
+		failed = failed || s.failed
+	}
+	return true, failed
+}
+
+func since(t time.Time) string {
+	return time.Since(t).Round(100 * time.Millisecond).String()
+}
+
+// relPath shortens path to be relative to the working directory when it is
+// inside it, as a user would type it.
+func relPath(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return path
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return abs
+	}
+	rel, err := filepath.Rel(wd, abs)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return abs
+	}
+	return rel
+}
