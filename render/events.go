@@ -42,10 +42,10 @@ func events(sj *v1alpha1.SequentialJob, plan stepPlan, status v1alpha1.Sequentia
 		switch step.Phase {
 		case v1alpha1.PhaseRunning:
 			out = append(out, Event{corev1.EventTypeNormal, EventStepStarted,
-				fmt.Sprintf("step %d/%d (%s) started: created Job %s", i+1, len(status.Steps), step.Name, step.JobName)})
+				fmt.Sprintf("step %d (%s) started: created Job %s", i, step.Name, step.JobName)})
 		case v1alpha1.PhaseSucceeded:
 			out = append(out, Event{corev1.EventTypeNormal, EventStepSucceeded,
-				fmt.Sprintf("step %d/%d (%s) succeeded: Job %s is Complete", i+1, len(status.Steps), step.Name, step.JobName)})
+				fmt.Sprintf("step %d (%s) succeeded: Job %s is Complete", i, step.Name, step.JobName)})
 		case v1alpha1.PhaseFailed:
 			msg := FailureMessage(i, step.Reason)
 			if step.Message != "" {

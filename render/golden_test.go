@@ -36,6 +36,20 @@ type goldenOutput struct {
 	Blocked             bool                         `json:"blocked,omitempty"`
 }
 
+// renderCase renders a case: with testdata/<name>/problem.yaml present, as
+// the reconciler does when the cluster keeps the next Job from being created.
+func renderCase(t *testing.T, name string, sj *v1alpha1.SequentialJob, jobs []batchv1.Job) render.Desired {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name, "problem.yaml"))
+	if errors.Is(err, os.ErrNotExist) {
+		return render.Render(sj, jobs, goldenNow)
+	}
+	require.NoError(t, err)
+	var problem render.Problem
+	require.NoError(t, yaml.UnmarshalStrict(data, &problem))
+	return render.RenderWithProblem(sj, jobs, goldenNow, problem)
+}
+
 // loadCase reads testdata/<name>/sequentialjob.yaml and, when present,
 // observed.yaml (the Jobs the controller sees, as YAML documents).
 func loadCase(t *testing.T, name string) (*v1alpha1.SequentialJob, []batchv1.Job) {

@@ -69,9 +69,9 @@ type Event struct {
 type Problem struct {
 	// ConditionType is ResourcesUnavailable for what the user or the cluster
 	// must fix, or Failed (with reason ReconciliationError) for other errors.
-	ConditionType string
-	Reason        string
-	Message       string
+	ConditionType string `json:"conditionType"`
+	Reason        string `json:"reason"`
+	Message       string `json:"message"`
 }
 
 // Error lets the reconciler hand a Problem to its workqueue, which retries

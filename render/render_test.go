@@ -151,13 +151,46 @@ func TestRenderGolden(t *testing.T) {
 				assert.Equal(t, "data", spec.Template.Labels["team"])
 			},
 		},
+		"service-account-missing-holds-next-step": {
+			reason: "A missing ServiceAccount holds the next step Pending with ResourcesUnavailable; finished steps are still recorded.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Empty(t, got.Jobs)
+				assert.Equal(t, v1alpha1.PhasePending, got.Status.Steps[1].Phase)
+				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Steps[0].Phase)
+				unavailable := meta.FindStatusCondition(got.Status.Conditions, render.ConditionResourcesUnavailable)
+				require.NotNil(t, unavailable)
+				assert.Equal(t, "ServiceAccountNotFound", unavailable.Reason)
+				assert.True(t, meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionReconciling), "kstatus keeps it InProgress: it recovers by itself")
+				assert.Nil(t, meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionStalled))
+				assertEvents(t, got, render.EventStepSucceeded, "ServiceAccountNotFound")
+			},
+		},
+		"resources-available-again-clears-condition": {
+			reason: "Once the cause is fixed, the next step starts and ResourcesUnavailable is removed.",
+			check: func(t *testing.T, got render.Desired) {
+				require.Len(t, got.Jobs, 1)
+				assert.Nil(t, meta.FindStatusCondition(got.Status.Conditions, render.ConditionResourcesUnavailable))
+			},
+		},
+		"reconciliation-error-sets-failed-condition": {
+			reason: "An unexpected apiserver error is the seed's Failed condition with reason ReconciliationError and a ReconciliationFailed Warning event.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Empty(t, got.Jobs)
+				failed := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionFailed)
+				require.NotNil(t, failed)
+				assert.Equal(t, metav1.ConditionTrue, failed.Status)
+				assert.Equal(t, "ReconciliationError", failed.Reason)
+				assert.NotEqual(t, v1alpha1.PhaseFailed, got.Status.Phase, "the run itself has not failed")
+				assertEvents(t, got, render.EventReconciliationFailed)
+			},
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Log(tc.reason)
 			sj, jobs := loadCase(t, name)
 			before := sj.DeepCopy()
-			got := render.Render(sj, jobs, goldenNow)
+			got := renderCase(t, name, sj, jobs)
 			if diff := cmp.Diff(before, sj); diff != "" {
 				t.Fatalf("Render modified its input:\n%s", diff)
 			}

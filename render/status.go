@@ -141,7 +141,7 @@ func runConditions(plan stepPlan, total int) []metav1.Condition {
 			return append(out, cond(v1alpha1.ConditionFailed, true, p.Reason, p.Message), notUnavailable)
 		}
 		return append(out, cond(v1alpha1.ConditionFailed, false, ReasonNoFailure, ""), cond(ConditionResourcesUnavailable, true, p.Reason, p.Message))
-	case plan.current == nil || allSucceeded(plan):
+	case plan.current == nil || countPhase(plan, v1alpha1.PhaseSucceeded) == total:
 		msg := fmt.Sprintf("all %d steps succeeded", total)
 		return []metav1.Condition{
 			cond(v1alpha1.ConditionFailed, false, ReasonNoFailure, ""),
@@ -152,7 +152,7 @@ func runConditions(plan stepPlan, total int) []metav1.Condition {
 			notUnavailable,
 		}
 	default:
-		msg := fmt.Sprintf("step %d/%d (%s) is running as Job %s", plan.current.index+1, total, plan.current.name, plan.current.job)
+		msg := fmt.Sprintf("step %d (%s) is running as Job %s; %d of %d steps succeeded", plan.current.index, plan.current.name, plan.current.job, countPhase(plan, v1alpha1.PhaseSucceeded), total)
 		return []metav1.Condition{
 			cond(v1alpha1.ConditionFailed, false, ReasonNoFailure, ""),
 			cond(v1alpha1.ConditionProgressing, true, ReasonStepRunning, msg),
@@ -169,13 +169,14 @@ func FailureMessage(index int, reason string) string {
 	return fmt.Sprintf("Job %d failed: %s", index, reason)
 }
 
-func allSucceeded(plan stepPlan) bool {
+func countPhase(plan stepPlan, phase v1alpha1.Phase) int {
+	n := 0
 	for _, s := range plan.steps {
-		if s.Phase != v1alpha1.PhaseSucceeded {
-			return false
+		if s.Phase == phase {
+			n++
 		}
 	}
-	return true
+	return n
 }
 
 func cloneConditions(in []metav1.Condition) []metav1.Condition {
