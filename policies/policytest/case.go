@@ -75,6 +75,10 @@ type Case struct {
 	OldObject map[string]any `json:"oldObject,omitempty"`
 	// Message is a fragment the denial or the warnings must contain.
 	Message string `json:"message,omitempty"`
+	// Code is the HTTP status of a denial: 403 (the default; every policy
+	// denies with reason Forbidden) or 422 when an expression fails to
+	// evaluate and failurePolicy Fail turns that into a denial.
+	Code int32 `json:"code,omitempty"`
 
 	// Set from the file name.
 	Policy string   `json:"-"`
@@ -145,6 +149,9 @@ func LoadCase(path string) (*Case, error) {
 	}
 	if c.User == "" {
 		c.User = DefaultUser
+	}
+	if c.Expect == Deny && c.Code == 0 {
+		c.Code = 403
 	}
 	if c.Namespace == nil {
 		c.Namespace = &Namespace{Name: DefaultNamespace}

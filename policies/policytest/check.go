@@ -19,6 +19,9 @@ func Check(c *Case, res *Result) []string {
 	if !strings.Contains(res.Message, c.Message) {
 		problems = append(problems, fmt.Sprintf("message: want a fragment %q, got %q", c.Message, res.Message))
 	}
+	if c.Expect == Deny && res.Code != c.Code {
+		problems = append(problems, fmt.Sprintf("HTTP status: want %d, got %d", c.Code, res.Code))
+	}
 	// The policy of the case's directory is the one that speaks.
 	if by := fmt.Sprintf("ValidatingAdmissionPolicy '%s'", c.Policy); !strings.Contains(res.Message, by) {
 		problems = append(problems, fmt.Sprintf("message: want it from %s, got %q", by, res.Message))
