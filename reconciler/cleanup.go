@@ -42,7 +42,7 @@ func (r *Reconciler) cleanup(ctx context.Context, sj *v1alpha1.SequentialJob) (r
 	}
 	jobs, err := listJobs(ctx, r.APIReader, sj)
 	if err != nil {
-		return r.reportError(ctx, sj, nil, "listing Jobs to delete", err)
+		return r.reportError(ctx, sj, "listing Jobs to delete", err)
 	}
 	var remaining, deleted []string
 	for i := range jobs {
@@ -56,7 +56,7 @@ func (r *Reconciler) cleanup(ctx context.Context, sj *v1alpha1.SequentialJob) (r
 		}
 		err := r.Client.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground), client.Preconditions{UID: &job.UID})
 		if client.IgnoreNotFound(err) != nil {
-			return r.reportError(ctx, sj, nil, "deleting Job "+job.Name, err)
+			return r.reportError(ctx, sj, "deleting Job "+job.Name, err)
 		}
 		deleted = append(deleted, job.Name)
 	}

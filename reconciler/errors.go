@@ -16,17 +16,21 @@ import (
 )
 
 // reportError reports a failed reconcile on the seed's three channels — a
-// condition, a Warning event and a structured log line — and returns the
-// error so that the workqueue retries with exponential backoff.
-//
-// jobs is nil when the Jobs are not known; then status is left alone, since
-// rendering without them would read every running step as deleted.
-func (r *Reconciler) reportError(ctx context.Context, sj *v1alpha1.SequentialJob, jobs []batchv1.Job, doing string, err error) (reconcile.Result, error) {
+// condition (through reportProblem), a Warning event and a structured log
+// line — and returns the error so that the workqueue retries with
+// exponential backoff. It is for failures before the Jobs are known: status
+// is left alone then, since rendering without the Jobs would read every
+// running step as deleted.
+func (r *Reconciler) reportError(ctx context.Context, sj *v1alpha1.SequentialJob, doing string, err error) (reconcile.Result, error) {
 	log.FromContext(ctx).Error(err, "Failed to reconcile", "phase", doing)
-	if jobs == nil {
-		r.Recorder.Eventf(sj, nil, corev1.EventTypeWarning, render.EventReconciliationFailed, "Reconcile", "Failed to reconcile: %s: %v", doing, err)
-		return reconcile.Result{}, err
-	}
+	r.Recorder.Eventf(sj, nil, corev1.EventTypeWarning, render.EventReconciliationFailed, "Reconcile", "Failed to reconcile: %s: %v", doing, err)
+	return reconcile.Result{}, err
+}
+
+// reportProblem reports a failure once the Jobs are known: render turns it
+// into a condition and a Warning event, with the next step held Pending.
+func (r *Reconciler) reportProblem(ctx context.Context, sj *v1alpha1.SequentialJob, jobs []batchv1.Job, doing string, err error) (reconcile.Result, error) {
+	log.FromContext(ctx).Error(err, "Failed to reconcile", "phase", doing)
 	desired := render.RenderWithProblem(sj, jobs, r.Clock.Now(), problemFor(doing, err))
 	if statusErr := r.applyStatus(ctx, desired); statusErr != nil {
 		log.FromContext(ctx).Error(statusErr, "Failed to write the error to status")
@@ -43,7 +47,9 @@ func problemFor(doing string, err error) render.Problem {
 	case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
 		return render.Problem{ConditionType: render.ConditionResourcesUnavailable, Reason: "NamespaceTerminating",
 			Message: "the namespace is being deleted, so no new Job can be created in it"}
-	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "exceeded quota"):
+	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "quota"):
+		// "exceeded quota: ...", or "status unknown for quota" before the
+		// quota controller has counted usage: both clear up by themselves.
 		return render.Problem{ConditionType: render.ConditionResourcesUnavailable, Reason: "QuotaExceeded",
 			Message: fmt.Sprintf("a ResourceQuota forbids creating the step's Job: %v", err)}
 	}

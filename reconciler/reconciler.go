@@ -49,12 +49,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return r.cleanup(ctx, sj)
 	}
 	if err := r.ensureFinalizer(ctx, sj); err != nil {
-		return r.reportError(ctx, sj, nil, "adding the finalizer", err)
+		return r.reportError(ctx, sj, "adding the finalizer", err)
 	}
 
 	jobs, err := listJobs(ctx, r.Client, sj)
 	if err != nil {
-		return r.reportError(ctx, sj, nil, "listing Jobs", err)
+		return r.reportError(ctx, sj, "listing Jobs", err)
 	}
 	desired := render.Render(sj, jobs, r.Clock.Now())
 
@@ -62,24 +62,24 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	// confirmed against the apiserver first: the cache may lag behind.
 	if desired.ConfirmWithLiveRead || len(desired.Jobs) > 0 {
 		if sj, jobs, err = r.liveRead(ctx, sj, desired); err != nil {
-			return r.reportError(ctx, sj, nil, "reading live state", err)
+			return r.reportError(ctx, sj, "reading live state", err)
 		}
 		desired = render.Render(sj, jobs, r.Clock.Now())
 	}
 
 	problem, err := r.checkBeforeCreate(ctx, sj, desired)
 	if err != nil {
-		return r.reportError(ctx, sj, jobs, "checking the step's ServiceAccount", err)
+		return r.reportProblem(ctx, sj, jobs, "checking the step's ServiceAccount", err)
 	}
 	if problem != nil {
 		desired = render.RenderWithProblem(sj, jobs, r.Clock.Now(), *problem)
 	}
 	if err := r.applyJobs(ctx, desired.Jobs); err != nil {
-		return r.reportError(ctx, sj, jobs, "creating the step's Job", err)
+		return r.reportProblem(ctx, sj, jobs, "creating the step's Job", err)
 	}
 
 	if err := r.applyStatus(ctx, desired); err != nil {
-		return r.reportError(ctx, sj, jobs, "writing status", err)
+		return r.reportProblem(ctx, sj, jobs, "writing status", err)
 	}
 	r.record(ctx, sj, desired, observedAt)
 	return requeue(desired)

@@ -1,13 +1,19 @@
 package reconciler
 
 import (
+	"time"
+
+	"golang.org/x/time/rate"
 	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 	"example.com/sequentialjob/render"
@@ -31,7 +37,19 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&v1alpha1.SequentialJob{}).
 		Owns(&batchv1.Job{}).
 		Named("sequentialjob").
+		WithOptions(controller.Options{RateLimiter: rateLimiter()}).
 		Complete(r)
+}
+
+// rateLimiter spaces the retries of a failing SequentialJob from 50ms up to
+// two minutes. The default's 16-minute ceiling would leave a run waiting long
+// after a missing ServiceAccount or quota was fixed: nothing we watch tells
+// us about those.
+func rateLimiter() workqueue.TypedRateLimiter[reconcile.Request] {
+	return workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](50*time.Millisecond, 2*time.Minute),
+		&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
+	)
 }
 
 // New is the reconciler of a manager: cached reads, live reads for

@@ -17,6 +17,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
@@ -30,6 +31,9 @@ import (
 var env *testenv.Env
 
 func TestMain(m *testing.M) {
+	if os.Getenv("TESTENV_VERBOSE") != "" {
+		ctrl.SetLogger(zap.New(zap.UseDevMode(true)))
+	}
 	var err error
 	if env, err = testenv.New(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
