@@ -37,10 +37,14 @@ type fixture struct {
 // and returns the SequentialJob carrying the rendered status, as the
 // controller would leave it after applying that status.
 func rendered(name string) func(t *testing.T) *v1alpha1.SequentialJob {
+	usedRenderCases[name] = true
 	return func(t *testing.T) *v1alpha1.SequentialJob {
 		t.Helper()
-		sj, jobs := loadRenderCase(t, name)
+		sj, jobs, problem := loadRenderCase(t, name)
 		got := render.Render(sj, jobs, renderNow)
+		if problem != nil {
+			got = render.RenderWithProblem(sj, jobs, renderNow, *problem)
+		}
 		sj.Status = got.Status
 		return sj
 	}
@@ -62,11 +66,14 @@ func lagging(name string) func(t *testing.T) *v1alpha1.SequentialJob {
 func neverReconciled(name string) func(t *testing.T) *v1alpha1.SequentialJob {
 	return func(t *testing.T) *v1alpha1.SequentialJob {
 		t.Helper()
-		sj, _ := loadRenderCase(t, name)
+		sj, _, _ := loadRenderCase(t, name)
 		sj.Status = v1alpha1.SequentialJobStatus{}
 		return sj
 	}
 }
+
+// usedRenderCases are the render golden cases some fixture renders.
+var usedRenderCases = map[string]bool{}
 
 // fixtures cover every phase render produces.
 var fixtures = []fixture{
@@ -85,6 +92,10 @@ var fixtures = []fixture{
 	{"step-1-failed", "Step 1's Job failed with BackoffLimitExceeded.", rendered("job-1-failed-backoff-limit-exceeded")},
 	{"running-job-deleted", "Step 0's Job was deleted while it ran.", rendered("running-job-deleted-fails-step")},
 	{"failed-generation-lags", "The spec changed after a step failed; the controller has not observed it yet.", lagging("job-1-failed-backoff-limit-exceeded")},
+	{"service-account-missing", "The next step's ServiceAccount is missing: the controller retries by itself.", rendered("service-account-missing-holds-next-step")},
+	{"service-account-created", "The missing ServiceAccount exists again: the step runs.", rendered("resources-available-again-clears-condition")},
+	{"reconciliation-error", "Creating the step's Job failed with an apiserver error: the controller retries by itself.", rendered("reconciliation-error-sets-failed-condition")},
+	{"shared-template-step-starting", "A step with the shared pod template starts.", rendered("shared-template-merged-into-job")},
 	{"foreign-job-blocks", "A Job with step 0's name belongs to another controller: the run cannot start.", rendered("foreign-job-has-our-name")},
 }
 
@@ -105,7 +116,9 @@ func toUnstructured(t *testing.T, sj *v1alpha1.SequentialJob) *unstructured.Unst
 	return u
 }
 
-func loadRenderCase(t *testing.T, name string) (*v1alpha1.SequentialJob, []batchv1.Job) {
+// loadRenderCase reads render/testdata/<name>: the SequentialJob, the
+// observed Jobs and the problem the reconciler found, when present.
+func loadRenderCase(t *testing.T, name string) (*v1alpha1.SequentialJob, []batchv1.Job, *render.Problem) {
 	t.Helper()
 	dir := filepath.Join(testenv.Root(), "render", "testdata", name)
 	data, err := os.ReadFile(filepath.Join(dir, "sequentialjob.yaml"))
@@ -113,9 +126,18 @@ func loadRenderCase(t *testing.T, name string) (*v1alpha1.SequentialJob, []batch
 	sj := &v1alpha1.SequentialJob{}
 	require.NoError(t, yaml.UnmarshalStrict(data, sj))
 
+	var problem *render.Problem
+	data, err = os.ReadFile(filepath.Join(dir, "problem.yaml"))
+	if err == nil {
+		problem = &render.Problem{}
+		require.NoError(t, yaml.UnmarshalStrict(data, problem))
+	} else {
+		require.ErrorIs(t, err, os.ErrNotExist)
+	}
+
 	data, err = os.ReadFile(filepath.Join(dir, "observed.yaml"))
 	if errors.Is(err, os.ErrNotExist) {
-		return sj, nil
+		return sj, nil, problem
 	}
 	require.NoError(t, err)
 	var jobs []batchv1.Job
@@ -129,5 +151,5 @@ func loadRenderCase(t *testing.T, name string) (*v1alpha1.SequentialJob, []batch
 		require.NoError(t, err)
 		jobs = append(jobs, job)
 	}
-	return sj, jobs
+	return sj, jobs, problem
 }

@@ -11,10 +11,12 @@ import (
 	"github.com/stretchr/testify/require"
 	lua "github.com/yuin/gopher-lua"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	"sigs.k8s.io/yaml"
 
+	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 	"example.com/sequentialjob/test/testenv"
 )
 
@@ -22,31 +24,52 @@ import (
 type healthWant struct {
 	kstatus status.Status
 	argo    string
-	// argoMessage is the message Argo CD shows next to the health.
+	// argoMessage is the message Argo CD shows next to the health: a literal,
+	// or "condition:<Type>" for the message of that status condition (the
+	// controller's own words, as kubectl describe shows them).
 	argoMessage string
 }
 
+const lagMessage = "Waiting for the controller to observe generation 2 (observed 1)"
+
 var healthWants = map[string]healthWant{
-	"step-0-starting":             {status.InProgressStatus, "Progressing", "step 1/1 (step1) is running as Job example-job-sequence-0"},
-	"step-0-running":              {status.InProgressStatus, "Progressing", "step 1/3 (build) is running as Job pipeline-0"},
-	"step-0-success-criteria-met": {status.InProgressStatus, "Progressing", "step 1/3 (build) is running as Job pipeline-0"},
-	"step-0-failure-target":       {status.InProgressStatus, "Progressing", "step 1/3 (build) is running as Job pipeline-0"},
-	"step-1-starting":             {status.InProgressStatus, "Progressing", "step 2/3 (test) is running as Job pipeline-1"},
-	"spec-changed-while-running":  {status.InProgressStatus, "Progressing", "step 1/3 (build) is running as Job pipeline-0"},
-	"spec-changed-next-step":      {status.InProgressStatus, "Progressing", "step 2/3 (test) is running as Job pipeline-1"},
-	"running-generation-lags":     {status.InProgressStatus, "Progressing", "Waiting for the controller to observe generation 2 (observed 1)"},
-	"all-succeeded":               {status.CurrentStatus, "Healthy", "all 3 steps succeeded"},
-	"finished-job-deleted":        {status.InProgressStatus, "Progressing", "step 2/3 (test) is running as Job pipeline-1"},
-	"succeeded-generation-lags":   {status.InProgressStatus, "Progressing", "Waiting for the controller to observe generation 2 (observed 1)"},
+	"step-0-starting":             {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"step-0-running":              {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"step-0-success-criteria-met": {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"step-0-failure-target":       {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"step-1-starting":             {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"spec-changed-while-running":  {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"spec-changed-next-step":      {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"running-generation-lags":     {status.InProgressStatus, "Progressing", lagMessage},
+	"all-succeeded":               {status.CurrentStatus, "Healthy", "condition:Available"},
+	"finished-job-deleted":        {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"succeeded-generation-lags":   {status.InProgressStatus, "Progressing", lagMessage},
 	"step-1-failed":               {status.FailedStatus, "Degraded", "Job 1 failed: BackoffLimitExceeded"},
 	"running-job-deleted":         {status.FailedStatus, "Degraded", "Job 0 failed: JobDeleted"},
-	"failed-generation-lags":      {status.InProgressStatus, "Progressing", "Waiting for the controller to observe generation 2 (observed 1)"},
-	"foreign-job-blocks": {status.FailedStatus, "Degraded",
-		"step 0 (build) cannot start: Job pipeline-0 exists and is not controlled by this SequentialJob; delete or rename that Job"},
+	"failed-generation-lags":      {status.InProgressStatus, "Progressing", lagMessage},
+	// The controller retries these by itself: waiting, not broken.
+	"service-account-missing":       {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"service-account-created":       {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"shared-template-step-starting": {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"reconciliation-error":          {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"foreign-job-blocks":            {status.FailedStatus, "Degraded", "condition:Stalled"},
 	// kstatus cannot tell a never-reconciled custom resource from a finished
 	// one: with no status.observedGeneration and no conditions it says
 	// Current. TestKstatusOnTheAPIServer checks that on the real apiserver.
 	"not-yet-reconciled": {"", "Progressing", "Waiting for the SequentialJob controller to observe this object"},
+}
+
+// wantMessage resolves a healthWant message for the fixture.
+func wantMessage(t *testing.T, sj *v1alpha1.SequentialJob, want string) string {
+	t.Helper()
+	condType, ok := strings.CutPrefix(want, "condition:")
+	if !ok {
+		return want
+	}
+	c := meta.FindStatusCondition(sj.Status.Conditions, condType)
+	require.NotNil(t, c, "render set no %s condition", condType)
+	require.NotEmpty(t, c.Message, "render's %s condition has no message", condType)
+	return c.Message
 }
 
 // TestKstatus runs Flux's health logic (cli-utils kstatus) over render's
@@ -61,15 +84,27 @@ func TestKstatus(t *testing.T) {
 		}
 		t.Run(f.name, func(t *testing.T) {
 			t.Log(f.reason)
-			u := toUnstructured(t, f.build(t))
-			res, err := status.Compute(u)
+			sj := f.build(t)
+			res, err := status.Compute(toUnstructured(t, sj))
 			require.NoError(t, err)
 			assert.Equal(t, want.kstatus, res.Status, "kstatus message: %s", res.Message)
 			// Flux's wait gives up on Failed: the message must say why.
 			if want.kstatus == status.FailedStatus {
-				assert.Equal(t, want.argoMessage, res.Message)
+				assert.Equal(t, wantMessage(t, sj, want.argoMessage), res.Message)
 			}
 		})
+	}
+}
+
+// TestFixturesCoverEveryRenderCase: a new render case (a new phase or
+// condition) gets a health expectation here too.
+func TestFixturesCoverEveryRenderCase(t *testing.T) {
+	entries, err := os.ReadDir(filepath.Join(testenv.Root(), "render", "testdata"))
+	require.NoError(t, err)
+	for _, e := range entries {
+		if e.IsDir() {
+			assert.True(t, usedRenderCases[e.Name()], "render/testdata/%s has no fixture in test/gitops/fixtures_test.go", e.Name())
+		}
 	}
 }
 
@@ -83,10 +118,11 @@ func TestArgoCDHealth(t *testing.T) {
 		require.True(t, ok, "fixture %s has no expectation", f.name)
 		t.Run(f.name, func(t *testing.T) {
 			t.Log(f.reason)
-			got, err := argoHealth(toUnstructured(t, f.build(t)), script)
+			sj := f.build(t)
+			got, err := argoHealth(toUnstructured(t, sj), script)
 			require.NoError(t, err)
 			assert.Equal(t, want.argo, got.Status)
-			assert.Equal(t, want.argoMessage, got.Message)
+			assert.Equal(t, wantMessage(t, sj, want.argoMessage), got.Message)
 		})
 	}
 }
