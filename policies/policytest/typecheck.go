@@ -99,6 +99,13 @@ func TypeCheck(p *admissionregistrationv1.ValidatingAdmissionPolicy) ([]string, 
 	mapper := meta.NewDefaultRESTMapper(nil)
 	mapper.AddSpecific(SequentialJobGVK, SequentialJobGVR, SequentialJobGVR.GroupVersion().WithResource("sequentialjob"), meta.RESTScopeNamespace)
 	mapper.Add(corev1.SchemeGroupVersion.WithKind("ConfigMap"), meta.RESTScopeNamespace)
+	return TypeCheckWith(p, r, mapper), nil
+}
+
+// TypeCheckWith is TypeCheck with the schemas and kinds from elsewhere, for
+// example a live apiserver's discovery (resolver.ClientDiscoveryResolver),
+// which is what kube-controller-manager uses to fill status.typeChecking.
+func TypeCheckWith(p *admissionregistrationv1.ValidatingAdmissionPolicy, r resolver.SchemaResolver, mapper meta.RESTMapper) []string {
 	checker := &validating.TypeChecker{SchemaResolver: r, RestMapper: mapper}
 
 	var warnings []string
@@ -121,5 +128,5 @@ func TypeCheck(p *admissionregistrationv1.ValidatingAdmissionPolicy) ([]string, 
 	for i, v := range p.Spec.Variables {
 		add(fmt.Sprintf("spec.variables[%d].expression", i), v.Expression)
 	}
-	return warnings, nil
+	return warnings
 }
