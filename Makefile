@@ -37,7 +37,7 @@ generate: $(CONTROLLER_GEN) ## Deepcopy and applyconfigurations.
 
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) $(KUSTOMIZE) ## CRD (raw, then patched by kustomize) and RBAC.
-	$(CONTROLLER_GEN) crd paths=./apis/... output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) crd:generateEmbeddedObjectMeta=true paths=./apis/... output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=sequentialjob-controller paths=./reconciler/... output:rbac:artifacts:config=config/rbac
 	$(KUSTOMIZE) build config/crd > $(CRD)
 

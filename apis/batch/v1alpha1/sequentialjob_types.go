@@ -233,7 +233,13 @@ type SequentialJob struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
-	Spec   SequentialJobSpec   `json:"spec"`
+	Spec SequentialJobSpec `json:"spec"`
+
+	// Status starts as observedGeneration 0 (a default, applied on read):
+	// kstatus, and so Flux's wait, then see "not yet reconciled" instead of
+	// reading a status-less object as Current.
+	//
+	// +kubebuilder:default={observedGeneration: 0}
 	Status SequentialJobStatus `json:"status,omitempty"`
 }
 

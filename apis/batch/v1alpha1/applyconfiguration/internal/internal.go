@@ -79,6 +79,8 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: status
       type:
         namedType: com.example.sequentialjob.apis.batch.v1alpha1.SequentialJobStatus
+      default:
+        observedGeneration: 0
 - name: com.example.sequentialjob.apis.batch.v1alpha1.SequentialJobSpec
   map:
     fields:

@@ -18,8 +18,11 @@ import (
 type SequentialJobApplyConfiguration struct {
 	v1.TypeMetaApplyConfiguration    `json:""`
 	*v1.ObjectMetaApplyConfiguration `json:"metadata,omitempty"`
-	Spec                             *SequentialJobSpecApplyConfiguration   `json:"spec,omitempty"`
-	Status                           *SequentialJobStatusApplyConfiguration `json:"status,omitempty"`
+	Spec                             *SequentialJobSpecApplyConfiguration `json:"spec,omitempty"`
+	// Status starts as observedGeneration 0 (a default, applied on read):
+	// kstatus, and so Flux's wait, then see "not yet reconciled" instead of
+	// reading a status-less object as Current.
+	Status *SequentialJobStatusApplyConfiguration `json:"status,omitempty"`
 }
 
 // SequentialJob constructs a declarative configuration of the SequentialJob type for use with
