@@ -419,6 +419,14 @@ func freeLocalAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
+// SetKeepData decides, up to Stop, whether Stop leaves DataDir's contents
+// in place (for example to keep the logs of a failed test run).
+func (c *Cluster) SetKeepData(keep bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.opts.KeepData = keep
+}
+
 // LogDir is where component logs go when Options.Logs is nil.
 func (c *Cluster) LogDir() string { return c.path(logsDir) }
 
@@ -453,6 +461,7 @@ func (c *Cluster) Stop() {
 		return
 	}
 	c.stopped = true
+	keep := c.opts.KeepData
 	procs := append(append([]*Process{}, c.controllers...), reverse(c.system)...)
 	c.mu.Unlock()
 
@@ -463,12 +472,12 @@ func (c *Cluster) Stop() {
 		_ = c.env.Stop()
 	}
 	c.stopWatchdog()
-	if !c.opts.KeepData {
+	if !keep {
 		c.removeOwned()
 	}
 	if c.lock != nil {
 		_ = c.lock.Close()
-		if !c.opts.KeepData {
+		if !keep {
 			_ = os.Remove(c.path(lockFile))
 			_ = os.Remove(c.opts.DataDir) // only when now empty
 		}

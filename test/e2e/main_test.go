@@ -1,0 +1,154 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+
+	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
+	"example.com/sequentialjob/test/localcluster"
+)
+
+// One cluster and one controller serve every test of this binary; each test
+// works in its own namespace.
+var (
+	cluster *localcluster.Cluster
+	k8s     client.Client
+	scheme  = k8sruntime.NewScheme()
+
+	controllerMu   sync.Mutex
+	controller     *localcluster.Process
+	controllerPath string
+)
+
+var sjGVK = schema.GroupVersionKind{Group: v1alpha1.GroupVersion.Group, Version: v1alpha1.GroupVersion.Version, Kind: "SequentialJob"}
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+func binDir() string {
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir
+	}
+	return filepath.Join(repoRoot(), "bin")
+}
+
+// crdPath is the CRD as users install it. SEQUENTIALJOB_E2E_CRD points the
+// tests at another file while working on the CRD.
+func crdPath() string {
+	if p := os.Getenv("SEQUENTIALJOB_E2E_CRD"); p != "" {
+		return p
+	}
+	return filepath.Join(repoRoot(), "config", "crd", "sequentialjobs.yaml")
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		panic(err)
+	}
+	if err := v1alpha1.AddToScheme(scheme); err != nil {
+		panic(err)
+	}
+	dataDir, err := os.MkdirTemp("", "sequentialjob-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	// The controller under test is built from this checkout, so a change to
+	// the reconciler is tested without a separate `make build`.
+	controllerPath = filepath.Join(dataDir, "sequentialjob-controller")
+	build := exec.CommandContext(ctx, "go", "build", "-o", controllerPath, "./cmd/sequentialjob-controller")
+	build.Dir = repoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the controller: %v\n%s", err, out)
+		return 1
+	}
+
+	start := time.Now()
+	cluster, err = localcluster.Start(ctx, localcluster.Options{
+		BinDir:  binDir(),
+		DataDir: filepath.Join(dataDir, "cluster"),
+		CRDPath: crdPath(),
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "starting the local cluster (make bin builds its binaries): %v\n", err)
+		return 1
+	}
+	fmt.Printf("e2e: local cluster up in %s (data in %s)\n", time.Since(start).Round(100*time.Millisecond), dataDir)
+
+	// Ctrl-C still stops every process and keeps the logs.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-signals
+		cluster.SetKeepData(true)
+		cluster.Stop()
+		fmt.Fprintf(os.Stderr, "e2e: interrupted; logs in %s\n", cluster.LogDir())
+		os.Exit(130)
+	}()
+
+	code := 1
+	defer func() {
+		signal.Stop(signals)
+		if code != 0 {
+			cluster.SetKeepData(true)
+			fmt.Fprintf(os.Stderr, "e2e: failed; component logs are in %s\n", cluster.LogDir())
+		}
+		cluster.Stop()
+		if code == 0 {
+			_ = os.RemoveAll(dataDir)
+		}
+	}()
+
+	if k8s, err = client.New(cluster.Config, client.Options{Scheme: scheme}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := startController(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code = m.Run()
+	return code
+}
+
+func startController(ctx context.Context) error {
+	controllerMu.Lock()
+	defer controllerMu.Unlock()
+	p, err := cluster.StartController(ctx, localcluster.ControllerOptions{Path: controllerPath})
+	if err != nil {
+		return err
+	}
+	controller = p
+	return nil
+}
+
+func killController() error {
+	controllerMu.Lock()
+	defer controllerMu.Unlock()
+	return controller.Kill()
+}
