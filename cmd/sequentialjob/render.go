@@ -3,35 +3,21 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	batchv1 "k8s.io/api/batch/v1"
-	apiextensionsinternal "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
-	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
-	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
-	structurallisttype "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
-	schemaobjectmeta "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
-	structuralpruning "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
-	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
-	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
@@ -255,11 +241,11 @@ func decodeSequentialJob(name string, data []byte, namespace string) (*v1alpha1.
 			name, v1alpha1.GroupVersion, u.GetAPIVersion(), u.GetKind())
 	}
 
-	schema, err := loadSchema()
+	schema, err := crd.LoadSchema()
 	if err != nil {
 		return nil, err
 	}
-	if errs := schema.admit(u.Object); len(errs) > 0 {
+	if errs := schema.Admit(u.Object); len(errs) > 0 {
 		return nil, invalidError(name, u.GetName(), errs)
 	}
 
@@ -286,97 +272,6 @@ func invalidError(file, name string, problems []string) error {
 		b.WriteString("\n  * " + p)
 	}
 	return errors.New(b.String())
-}
-
-// crdSchema is the structural schema and CEL validator of the served version.
-type crdSchema struct {
-	structural *structuralschema.Structural
-	validator  apiservervalidation.SchemaValidator
-	cel        *cel.Validator
-}
-
-func loadSchema() (*crdSchema, error) {
-	var crdV1 apiextensionsv1.CustomResourceDefinition
-	if err := yaml.UnmarshalStrict(crd.SequentialJobs, &crdV1); err != nil {
-		return nil, fmt.Errorf("reading the embedded CRD: %w", err)
-	}
-	var version *apiextensionsv1.CustomResourceDefinitionVersion
-	for i := range crdV1.Spec.Versions {
-		if crdV1.Spec.Versions[i].Name == v1alpha1.GroupVersion.Version {
-			version = &crdV1.Spec.Versions[i]
-		}
-	}
-	if version == nil || version.Schema == nil || version.Schema.OpenAPIV3Schema == nil {
-		return nil, fmt.Errorf("the embedded CRD has no schema for %s", v1alpha1.GroupVersion.Version)
-	}
-	var internal apiextensionsinternal.JSONSchemaProps
-	if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(version.Schema.OpenAPIV3Schema, &internal, nil); err != nil {
-		return nil, fmt.Errorf("converting the embedded CRD schema: %w", err)
-	}
-	structural, err := structuralschema.NewStructural(&internal)
-	if err != nil {
-		return nil, fmt.Errorf("the embedded CRD schema is not structural: %w", err)
-	}
-	validator, _, err := apiservervalidation.NewSchemaValidator(&internal)
-	if err != nil {
-		return nil, fmt.Errorf("the embedded CRD schema: %w", err)
-	}
-	return &crdSchema{
-		structural: structural,
-		validator:  validator,
-		cel:        cel.NewValidator(structural, true, celconfig.PerCallLimit),
-	}, nil
-}
-
-// admit prunes, defaults and validates obj in place, in the apiserver's
-// order, and returns its errors as the apiserver prints them. Unknown fields
-// are errors, as with kubectl's default (strict) field validation.
-func (s *crdSchema) admit(obj map[string]any) []string {
-	var problems []string
-	unknown := structuralpruning.PruneWithOptions(obj, s.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
-	metaErr, metaUnknown := schemaobjectmeta.CoerceWithOptions(nil, obj, s.structural, true, schemaobjectmeta.CoerceOptions{ReturnUnknownFieldPaths: true})
-	for _, path := range append(unknown, metaUnknown...) {
-		problems = append(problems, fmt.Sprintf("unknown field %q", path))
-	}
-	if metaErr != nil {
-		problems = append(problems, metaErr.Error())
-	}
-	if len(problems) > 0 {
-		return problems
-	}
-	structuraldefaulting.Default(obj, s.structural)
-
-	var errs field.ErrorList
-	errs = append(errs, objectMetaErrors(obj)...)
-	errs = append(errs, apiservervalidation.ValidateCustomResource(nil, obj, s.validator)...)
-	errs = append(errs, schemaobjectmeta.Validate(context.Background(), nil, obj, s.structural, false)...)
-	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, s.structural, obj)...)
-	if len(errs) == 0 {
-		// Like the apiserver, run CEL rules only on an object that passed
-		// the schema: their input may not have the shape they expect.
-		errs, _ = s.cel.Validate(context.Background(), nil, s.structural, obj, nil, celconfig.RuntimeCELCostBudget)
-	}
-	for _, e := range errs {
-		problems = append(problems, e.Error())
-	}
-	// The schema validator reports in map order; sorted, the same input
-	// always prints the same errors.
-	sort.Strings(problems)
-	return problems
-}
-
-// objectMetaErrors are the metadata rules of a namespaced custom resource
-// that render relies on: a valid name (generateName has no meaning offline).
-func objectMetaErrors(obj map[string]any) field.ErrorList {
-	u := &unstructured.Unstructured{Object: obj}
-	if u.GetName() == "" {
-		return field.ErrorList{field.Required(field.NewPath("metadata", "name"), "name is required")}
-	}
-	accessor := &metav1.ObjectMeta{Name: u.GetName(), Namespace: u.GetNamespace()}
-	if accessor.Namespace == "" {
-		accessor.Namespace = "default"
-	}
-	return apimachineryvalidation.ValidateObjectMeta(accessor, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
 }
 
 // decodeJobs reads the observed Jobs: YAML documents, each a Job or a List
