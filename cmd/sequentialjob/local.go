@@ -95,13 +95,13 @@ func runLocal(parent context.Context, out io.Writer, o localRunOptions) (err err
 			return fmt.Errorf("--example: %w", err)
 		}
 	}
-	fmt.Fprintf(out, "Starting the local cluster in %s (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)...\n", o.dataDir)
+	fmt.Fprintf(out, "Starting the local cluster in %s (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)...\n", relPath(o.dataDir))
 	cluster, err := localcluster.Start(ctx, localcluster.Options{BinDir: o.binDir, DataDir: o.dataDir, CRDPath: o.crd})
 	if err != nil {
 		return err
 	}
 	defer func() {
-		fmt.Fprintf(out, "Stopping every process and removing the data in %s...\n", o.dataDir)
+		fmt.Fprintf(out, "Stopping every process and removing the data in %s...\n", relPath(o.dataDir))
 		cluster.Stop()
 		fmt.Fprintln(out, "Stopped.")
 	}()
@@ -237,12 +237,17 @@ func (p *progressPrinter) observe(obj any) {
 			continue
 		}
 		seen[step.Name] = step.Phase
-		line := fmt.Sprintf("%-8s %s  step %d/%d %s  %s", "+"+since(p.start), name, i+1, total, step.Name, step.Phase)
+		// Indices are 0-based, as in the status (currentIndex,
+		// failedIndex) and the controller's events.
+		line := fmt.Sprintf("%-8s %s  step %d/%d (%s)  %s", "+"+since(p.start), name, i, total, step.Name, step.Phase)
 		if step.StartTime != nil && step.CompletionTime != nil {
 			line += fmt.Sprintf(" after %s", step.CompletionTime.Sub(step.StartTime.Time).Round(100*time.Millisecond))
 		}
-		if step.Phase == v1alpha1.PhaseFailed && (step.Reason != "" || step.Message != "") {
-			line += ": " + strings.TrimPrefix(step.Reason+" "+step.Message, " ")
+		if step.Phase == v1alpha1.PhaseFailed && step.Reason != "" {
+			line += ": " + step.Reason
+			if step.Message != "" {
+				line += " (" + step.Message + ")"
+			}
 		}
 		fmt.Fprintln(p.out, line)
 	}
