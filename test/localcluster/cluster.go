@@ -338,7 +338,15 @@ func (c *Cluster) InstallCRD(ctx context.Context, path string) error {
 	if out, err := c.Kubectl(ctx, "apply", "--server-side", "-f", path); err != nil {
 		return fmt.Errorf("installing %s: %w\n%s", path, err, out)
 	}
-	if out, err := c.Kubectl(ctx, "wait", "--for=condition=Established", "--timeout=60s", "-f", path); err != nil {
+	// kubectl wait fails, rather than waits, while the apiserver has not
+	// yet written the CRD's first conditions: retry it.
+	var out []byte
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
+		var err error
+		out, err = c.Kubectl(ctx, "wait", "--for=condition=Established", "--timeout=10s", "-f", path)
+		return err == nil, nil
+	})
+	if err != nil {
 		return fmt.Errorf("waiting for %s to be established: %w\n%s", path, err, out)
 	}
 	return nil
