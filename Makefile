@@ -63,7 +63,7 @@ test: verify $(CLUSTER_BINS) build ## Every tier: unit, envtest, e2e.
 
 .PHONY: test-unit
 test-unit: ## Unit tier only (no binaries).
-	go test ./render/... ./apis/... ./policies/... -count=1
+	go test -short ./render/... ./config/crd/... ./policies/... ./cmd/... -count=1
 
 .PHONY: bench
 bench: ## Benchmarks of the hot paths.
