@@ -98,6 +98,10 @@ func runLocal(parent context.Context, out io.Writer, o localRunOptions) (err err
 	fmt.Fprintf(out, "Starting the local cluster in %s (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)...\n", relPath(o.dataDir))
 	cluster, err := localcluster.Start(ctx, localcluster.Options{BinDir: o.binDir, DataDir: o.dataDir, CRDPath: o.crd})
 	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(out, "Interrupted; every process is stopped.")
+			return nil
+		}
 		return err
 	}
 	defer func() {
@@ -109,6 +113,9 @@ func runLocal(parent context.Context, out io.Writer, o localRunOptions) (err err
 
 	controller, err := cluster.StartController(ctx, localcluster.ControllerOptions{})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
 	fmt.Fprintf(out, "Controller running (log: %s).\n", relPath(filepath.Join(cluster.LogDir(), "sequentialjob-controller.log")))
