@@ -105,7 +105,14 @@ func runLocal(parent context.Context, out io.Writer, o localRunOptions) (err err
 		return err
 	}
 	defer func() {
-		fmt.Fprintf(out, "Stopping every process and removing the data in %s...\n", relPath(o.dataDir))
+		if err != nil && !errors.Is(err, errSomeFailed) {
+			// Something broke: keep the logs that say what. The next run
+			// clears them.
+			cluster.SetKeepData(true)
+			fmt.Fprintf(out, "Stopping every process; the logs stay in %s.\n", relPath(cluster.LogDir()))
+		} else {
+			fmt.Fprintf(out, "Stopping every process and removing the data in %s...\n", relPath(o.dataDir))
+		}
 		cluster.Stop()
 		fmt.Fprintln(out, "Stopped.")
 	}()

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -63,6 +64,11 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("e2e: skipped in -short mode (it starts a local cluster)")
+		return 0
+	}
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		panic(err)
 	}
