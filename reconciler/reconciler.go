@@ -7,6 +7,7 @@ import (
 	"context"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -58,10 +59,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	desired := render.Render(sj, jobs, r.Clock.Now())
 
-	// Ending a step because its Job seems gone, or creating a Job, is
-	// confirmed against the apiserver first: the cache may lag behind.
-	if desired.ConfirmWithLiveRead || len(desired.Jobs) > 0 {
-		if sj, jobs, err = r.liveRead(ctx, sj, desired); err != nil {
+	// Every write is decided on live state. The cache can lag behind our own
+	// last write: acting on it would repeat a transition (its event, its
+	// metric), end a step whose new Job it has not seen, or race a Job we
+	// just created. Reconciles that change nothing stay on the cache.
+	if desired.StatusChanged || len(desired.Jobs) > 0 || desired.ConfirmWithLiveRead {
+		sj, jobs, err = r.liveRead(ctx, sj, desired)
+		switch {
+		case apierrors.IsNotFound(err):
+			return reconcile.Result{}, nil // deleted since the cache saw it
+		case err != nil:
 			return r.reportError(ctx, sj, "reading live state", err)
 		}
 		desired = render.Render(sj, jobs, r.Clock.Now())

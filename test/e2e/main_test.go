@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -34,6 +35,9 @@ var (
 	controllerMu   sync.Mutex
 	controller     *localcluster.Process
 	controllerPath string
+	// metricsURL is the controller's Prometheus endpoint (plain HTTP on
+	// loopback here; HTTPS with apiserver auth is the default in a cluster).
+	metricsURL string
 )
 
 var sjGVK = schema.GroupVersionKind{Group: v1alpha1.GroupVersion.Group, Version: v1alpha1.GroupVersion.Version, Kind: "SequentialJob"}
@@ -145,11 +149,16 @@ func run(m *testing.M) int {
 func startController(ctx context.Context) error {
 	controllerMu.Lock()
 	defer controllerMu.Unlock()
-	p, err := cluster.StartController(ctx, localcluster.ControllerOptions{Path: controllerPath})
+	addr, err := freeLocalAddr()
 	if err != nil {
 		return err
 	}
-	controller = p
+	p, err := cluster.StartController(ctx, localcluster.ControllerOptions{Path: controllerPath,
+		Args: []string{"--metrics-bind-address=" + addr, "--metrics-secure=false"}})
+	if err != nil {
+		return err
+	}
+	controller, metricsURL = p, "http://"+addr+"/metrics"
 	return nil
 }
 
@@ -157,4 +166,14 @@ func killController() error {
 	controllerMu.Lock()
 	defer controllerMu.Unlock()
 	return controller.Kill()
+}
+
+// freeLocalAddr returns a 127.0.0.1 address whose port was free a moment ago.
+func freeLocalAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
 }
