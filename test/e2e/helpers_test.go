@@ -27,7 +27,6 @@ import (
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 	"example.com/sequentialjob/render"
-	"example.com/sequentialjob/test/localcluster"
 )
 
 // eventually bounds waits for an eventual state. It is generous on purpose:
@@ -51,54 +50,6 @@ func newNamespace(t *testing.T) string {
 	})
 	return ns.Name
 }
-
-// sjBuilder builds SequentialJobs: makeSJ(ns, "x").step("a").obj().
-type sjBuilder struct{ sj *v1alpha1.SequentialJob }
-
-func makeSJ(ns, name string) *sjBuilder {
-	return &sjBuilder{sj: &v1alpha1.SequentialJob{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-	}}
-}
-
-// step adds a container; its command defaults to an echo of its name.
-func (b *sjBuilder) step(name string, command ...string) *sjBuilder {
-	if len(command) == 0 {
-		command = []string{"sh", "-c", "echo " + name}
-	}
-	b.sj.Spec.Containers = append(b.sj.Spec.Containers, corev1.Container{Name: name, Image: "busybox", Command: command})
-	return b
-}
-
-func (b *sjBuilder) annotate(key, value string) *sjBuilder {
-	if b.sj.Spec.Template.Annotations == nil {
-		b.sj.Spec.Template.Annotations = map[string]string{}
-	}
-	b.sj.Spec.Template.Annotations[key] = value
-	return b
-}
-
-// duration sets how long every step's container runs on the kwok node.
-func (b *sjBuilder) duration(d string) *sjBuilder {
-	return b.annotate(localcluster.AnnotationDuration, d)
-}
-
-// stepDuration sets how long one step's container runs.
-func (b *sjBuilder) stepDuration(step, d string) *sjBuilder {
-	return b.annotate(localcluster.AnnotationDuration+"."+step, d)
-}
-
-// exitCode sets the exit code of one step's container.
-func (b *sjBuilder) exitCode(step string, code int) *sjBuilder {
-	return b.annotate(localcluster.AnnotationExitCode+"."+step, strconv.Itoa(code))
-}
-
-func (b *sjBuilder) backoffLimit(n int32) *sjBuilder {
-	b.sj.Spec.BackoffLimit = &n
-	return b
-}
-
-func (b *sjBuilder) obj() *v1alpha1.SequentialJob { return b.sj.DeepCopy() }
 
 func createSJ(t *testing.T, sj *v1alpha1.SequentialJob) {
 	t.Helper()

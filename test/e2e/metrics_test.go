@@ -4,13 +4,14 @@ import (
 	"net/http"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
+	"example.com/sequentialjob/test/fixtures"
 )
 
 // TestMetrics runs a 3-step SequentialJob and scrapes the controller's
@@ -21,7 +22,7 @@ func TestMetrics(t *testing.T) {
 	const name = "measured"
 	handoffsBefore := scrape(t)["sequentialjob_handoff_latency_seconds"]
 
-	createSJ(t, makeSJ(ns, name).step("a").step("b").step("c").duration("2s").obj())
+	createSJ(t, fixtures.MakeSequentialJob(ns, name).Steps("a", "b", "c").Duration("2s").Obj())
 	waitForSJ(t, ns, name, "to run", func(sj *v1alpha1.SequentialJob) bool { return sj.Status.Phase == v1alpha1.PhaseRunning })
 	assert.Equal(t, 1.0, value(scrape(t)["sequentialjob_runs_in_progress"], map[string]string{"namespace": ns}), "runs in progress while running")
 	sj := waitForSJ(t, ns, name, "to finish", finished)

@@ -19,6 +19,7 @@ import (
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 	"example.com/sequentialjob/render"
+	"example.com/sequentialjob/test/fixtures"
 )
 
 const finalizer = "batch.example.com/sequentialjob-cleanup"
@@ -104,8 +105,8 @@ func TestFailedStepGivesSeedStatus(t *testing.T) {
 	ns := newNamespace(t)
 	jobs := recordJobs(t, ns)
 	const name = "fails-at-1"
-	createSJ(t, makeSJ(ns, name).step("prepare").step("migrate").step("report").
-		backoffLimit(0).exitCode("migrate", 1).obj())
+	createSJ(t, fixtures.MakeSequentialJob(ns, name).Steps("prepare", "migrate", "report").
+		BackoffLimit(0).ExitCode("migrate", 1).Obj())
 
 	sj := waitForSJ(t, ns, name, "the Failed condition", func(sj *v1alpha1.SequentialJob) bool {
 		return apimeta.IsStatusConditionTrue(sj.Status.Conditions, v1alpha1.ConditionFailed)
@@ -147,7 +148,7 @@ func TestDeleteMidRun(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
 	const name = "deleted"
-	createSJ(t, makeSJ(ns, name).step("first").step("second").duration("1h").obj())
+	createSJ(t, fixtures.MakeSequentialJob(ns, name).Steps("first", "second").Duration("1h").Obj())
 
 	sj := waitForSJ(t, ns, name, "step 0 to run", func(sj *v1alpha1.SequentialJob) bool {
 		return stepPhase(sj, 0) == v1alpha1.PhaseRunning
@@ -184,12 +185,12 @@ func TestSpecChangeMidRun(t *testing.T) {
 	ns := newNamespace(t)
 	jobs := recordJobs(t, ns)
 	const name = "edited"
-	createSJ(t, makeSJ(ns, name).
-		step("first", "sh", "-c", "echo v1 first").
-		step("second", "sh", "-c", "echo v1 second").
+	createSJ(t, fixtures.MakeSequentialJob(ns, name).
+		Step("first", "busybox", "sh", "-c", "echo v1 first").
+		Step("second", "busybox", "sh", "-c", "echo v1 second").
 		// Long enough that the edit surely lands while step 0 runs; the
 		// test waits for it to finish, it does not time it.
-		stepDuration("first", "15s").obj())
+		StepDuration("first", "15s").Obj())
 
 	waitForSJ(t, ns, name, "step 0 to run", func(sj *v1alpha1.SequentialJob) bool {
 		return stepPhase(sj, 0) == v1alpha1.PhaseRunning
@@ -236,7 +237,7 @@ func TestControllerKilledMidRun(t *testing.T) {
 	ns := newNamespace(t)
 	jobs := recordJobs(t, ns)
 	const name = "survives-restart"
-	createSJ(t, makeSJ(ns, name).step("a").step("b").step("c").step("d").duration("3s").obj())
+	createSJ(t, fixtures.MakeSequentialJob(ns, name).Steps("a", "b", "c", "d").Duration("3s").Obj())
 
 	waitForSJ(t, ns, name, "step 1 to run", func(sj *v1alpha1.SequentialJob) bool {
 		return stepPhase(sj, 1) == v1alpha1.PhaseRunning
