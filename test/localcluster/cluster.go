@@ -255,7 +255,7 @@ func (c *Cluster) stopWatchdog() {
 func (c *Cluster) startSystemComponents() error {
 	kcm := []string{
 		"--kubeconfig=" + c.Kubeconfig,
-		"--controllers=job,garbagecollector,namespace,serviceaccount,serviceaccount-token,ttl-after-finished",
+		"--controllers=job,garbagecollector,namespace,serviceaccount,serviceaccount-token,ttl-after-finished,clusterrole-aggregation",
 		"--service-account-private-key-file=" + c.path(saKeyFile),
 		"--root-ca-file=" + c.path(caFile),
 		"--use-service-account-credentials=false",
