@@ -1,6 +1,7 @@
 package render_test
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -12,6 +13,7 @@ import (
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 	"example.com/sequentialjob/render"
+	"example.com/sequentialjob/test/fixtures"
 )
 
 // TestRenderGolden renders every case in testdata/ and compares the whole
@@ -188,10 +190,11 @@ func TestRenderGolden(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Log(tc.reason)
-			sj, jobs := loadCase(t, name)
-			before := sj.DeepCopy()
-			got := renderCase(t, name, sj, jobs)
-			if diff := cmp.Diff(before, sj); diff != "" {
+			c, err := fixtures.LoadRenderCase(filepath.Join("testdata", name))
+			require.NoError(t, err)
+			before := c.SequentialJob.DeepCopy()
+			got := c.Render(goldenNow)
+			if diff := cmp.Diff(before, c.SequentialJob); diff != "" {
 				t.Fatalf("Render modified its input:\n%s", diff)
 			}
 			assertGolden(t, name, got)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -149,7 +148,7 @@ func run(m *testing.M) int {
 func startController(ctx context.Context) error {
 	controllerMu.Lock()
 	defer controllerMu.Unlock()
-	addr, err := freeLocalAddr()
+	addr, err := localcluster.FreeLocalAddr()
 	if err != nil {
 		return err
 	}
@@ -166,14 +165,4 @@ func killController() error {
 	controllerMu.Lock()
 	defer controllerMu.Unlock()
 	return controller.Kill()
-}
-
-// freeLocalAddr returns a 127.0.0.1 address whose port was free a moment ago.
-func freeLocalAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }

@@ -1,23 +1,17 @@
 package gitops_test
 
 import (
-	"bytes"
-	"errors"
-	"io"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
-	"example.com/sequentialjob/render"
+	"example.com/sequentialjob/test/fixtures"
 	"example.com/sequentialjob/test/testenv"
 )
 
@@ -40,13 +34,9 @@ func rendered(name string) func(t *testing.T) *v1alpha1.SequentialJob {
 	usedRenderCases[name] = true
 	return func(t *testing.T) *v1alpha1.SequentialJob {
 		t.Helper()
-		sj, jobs, problem := loadRenderCase(t, name)
-		got := render.Render(sj, jobs, renderNow)
-		if problem != nil {
-			got = render.RenderWithProblem(sj, jobs, renderNow, *problem)
-		}
-		sj.Status = got.Status
-		return sj
+		c := loadRenderCase(t, name)
+		c.SequentialJob.Status = c.Render(renderNow).Status
+		return c.SequentialJob
 	}
 }
 
@@ -66,7 +56,7 @@ func lagging(name string) func(t *testing.T) *v1alpha1.SequentialJob {
 func neverReconciled(name string) func(t *testing.T) *v1alpha1.SequentialJob {
 	return func(t *testing.T) *v1alpha1.SequentialJob {
 		t.Helper()
-		sj, _, _ := loadRenderCase(t, name)
+		sj := loadRenderCase(t, name).SequentialJob
 		sj.Status = v1alpha1.SequentialJobStatus{}
 		return sj
 	}
@@ -75,8 +65,8 @@ func neverReconciled(name string) func(t *testing.T) *v1alpha1.SequentialJob {
 // usedRenderCases are the render golden cases some fixture renders.
 var usedRenderCases = map[string]bool{}
 
-// fixtures cover every phase render produces.
-var fixtures = []fixture{
+// healthFixtures cover every phase render produces.
+var healthFixtures = []fixture{
 	{"not-yet-reconciled", "Applied, the controller has not written a status yet.", neverReconciled("fresh-creates-job-0")},
 	{"step-0-starting", "The first reconcile: step 0's Job is being created.", rendered("fresh-creates-job-0")},
 	{"step-0-running", "Step 0's Job runs.", rendered("job-0-running-waits")},
@@ -116,40 +106,10 @@ func toUnstructured(t *testing.T, sj *v1alpha1.SequentialJob) *unstructured.Unst
 	return u
 }
 
-// loadRenderCase reads render/testdata/<name>: the SequentialJob, the
-// observed Jobs and the problem the reconciler found, when present.
-func loadRenderCase(t *testing.T, name string) (*v1alpha1.SequentialJob, []batchv1.Job, *render.Problem) {
+// loadRenderCase reads render/testdata/<name>.
+func loadRenderCase(t *testing.T, name string) fixtures.RenderCase {
 	t.Helper()
-	dir := filepath.Join(testenv.Root(), "render", "testdata", name)
-	data, err := os.ReadFile(filepath.Join(dir, "sequentialjob.yaml"))
+	c, err := fixtures.LoadRenderCase(filepath.Join(testenv.Root(), "render", "testdata", name))
 	require.NoError(t, err)
-	sj := &v1alpha1.SequentialJob{}
-	require.NoError(t, yaml.UnmarshalStrict(data, sj))
-
-	var problem *render.Problem
-	data, err = os.ReadFile(filepath.Join(dir, "problem.yaml"))
-	if err == nil {
-		problem = &render.Problem{}
-		require.NoError(t, yaml.UnmarshalStrict(data, problem))
-	} else {
-		require.ErrorIs(t, err, os.ErrNotExist)
-	}
-
-	data, err = os.ReadFile(filepath.Join(dir, "observed.yaml"))
-	if errors.Is(err, os.ErrNotExist) {
-		return sj, nil, problem
-	}
-	require.NoError(t, err)
-	var jobs []batchv1.Job
-	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for {
-		var job batchv1.Job
-		err := decoder.Decode(&job)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		require.NoError(t, err)
-		jobs = append(jobs, job)
-	}
-	return sj, jobs, problem
+	return c
 }

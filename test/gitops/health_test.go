@@ -76,7 +76,7 @@ func wantMessage(t *testing.T, sj *v1alpha1.SequentialJob, want string) string {
 // statuses: InProgress while steps run or the generation lags, Current only
 // when every step succeeded, Failed once a step failed.
 func TestKstatus(t *testing.T) {
-	for _, f := range fixtures {
+	for _, f := range healthFixtures {
 		want, ok := healthWants[f.name]
 		require.True(t, ok, "fixture %s has no expectation", f.name)
 		if want.kstatus == "" {
@@ -113,7 +113,7 @@ func TestFixturesCoverEveryRenderCase(t *testing.T) {
 // statuses.
 func TestArgoCDHealth(t *testing.T) {
 	script := readHealthLua(t)
-	for _, f := range fixtures {
+	for _, f := range healthFixtures {
 		want, ok := healthWants[f.name]
 		require.True(t, ok, "fixture %s has no expectation", f.name)
 		t.Run(f.name, func(t *testing.T) {

@@ -1,9 +1,6 @@
 package gitops_test
 
 import (
-	"bytes"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,10 +9,10 @@ import (
 	"github.com/stretchr/testify/require"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	"example.com/sequentialjob/config/crd"
+	"example.com/sequentialjob/test/fixtures"
 	"example.com/sequentialjob/test/testenv"
 )
 
@@ -30,14 +27,9 @@ func TestAggregatedRoles(t *testing.T) {
 	roles := map[string]rbacv1.ClusterRole{}
 	data, err := os.ReadFile(filepath.Join(testenv.Root(), "config", "rbac", "aggregate_roles.yaml"))
 	require.NoError(t, err)
-	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for {
-		var role rbacv1.ClusterRole
-		err := decoder.Decode(&role)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		require.NoError(t, err)
+	all, err := fixtures.DecodeAll[rbacv1.ClusterRole](data)
+	require.NoError(t, err)
+	for _, role := range all {
 		roles[role.Name] = role
 	}
 

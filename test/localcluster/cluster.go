@@ -380,7 +380,7 @@ func (c *Cluster) StartController(ctx context.Context, opts ControllerOptions) (
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 60 * time.Second
 	}
-	probe, err := freeLocalAddr()
+	probe, err := FreeLocalAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -417,8 +417,8 @@ func (c *Cluster) StartController(ctx context.Context, opts ControllerOptions) (
 	return p, nil
 }
 
-// freeLocalAddr returns a 127.0.0.1 address whose port was free a moment ago.
-func freeLocalAddr() (string, error) {
+// FreeLocalAddr returns a 127.0.0.1 address whose port was free a moment ago.
+func FreeLocalAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
