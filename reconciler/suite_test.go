@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 }
 
 const (
-	waitFor = 30 * time.Second
+	waitFor = 90 * time.Second
 	tick    = 50 * time.Millisecond
 )
 
