@@ -66,8 +66,9 @@ test-unit: ## Unit tier only (no binaries).
 	go test -short ./render/... ./config/crd/... ./policies/... ./cmd/... -count=1
 
 .PHONY: bench
-bench: ## Benchmarks of the hot paths.
+bench: $(KUBE_BINS) ## Benchmarks of the hot paths: render (pure), and a reconciled run on envtest (API requests per run).
 	go test ./render/... -run '^$$' -bench . -benchmem
+	go test ./reconciler/... -run '^$$' -bench . -benchtime 20x
 
 ##@ Local cluster
 

@@ -82,14 +82,14 @@ func startController(t *testing.T) (stop func()) {
 }
 
 // newNamespace creates a namespace for one test.
-func newNamespace(t *testing.T) string {
+func newNamespace(t testing.TB) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "sqj-"}}
 	require.NoError(t, env.Client.Create(context.Background(), ns))
 	return ns.Name
 }
 
-func getSJ(t *testing.T, sj *v1alpha1.SequentialJob) *v1alpha1.SequentialJob {
+func getSJ(t testing.TB, sj *v1alpha1.SequentialJob) *v1alpha1.SequentialJob {
 	t.Helper()
 	out := &v1alpha1.SequentialJob{}
 	require.NoError(t, env.Client.Get(context.Background(), client.ObjectKeyFromObject(sj), out))
@@ -97,7 +97,7 @@ func getSJ(t *testing.T, sj *v1alpha1.SequentialJob) *v1alpha1.SequentialJob {
 }
 
 // waitForJob waits for step index's Job and returns it.
-func waitForJob(t *testing.T, sj *v1alpha1.SequentialJob, index int) *batchv1.Job {
+func waitForJob(t testing.TB, sj *v1alpha1.SequentialJob, index int) *batchv1.Job {
 	t.Helper()
 	job := &batchv1.Job{}
 	key := client.ObjectKey{Namespace: sj.Namespace, Name: render.JobName(sj.Name, index)}
@@ -116,7 +116,7 @@ func jobsOf(t *testing.T, sj *v1alpha1.SequentialJob) []batchv1.Job {
 }
 
 // waitForPhase waits until sj's status reaches phase.
-func waitForPhase(t *testing.T, sj *v1alpha1.SequentialJob, phase v1alpha1.Phase) *v1alpha1.SequentialJob {
+func waitForPhase(t testing.TB, sj *v1alpha1.SequentialJob, phase v1alpha1.Phase) *v1alpha1.SequentialJob {
 	t.Helper()
 	var got *v1alpha1.SequentialJob
 	require.Eventually(t, func() bool {
