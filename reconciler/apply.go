@@ -2,10 +2,12 @@ package reconciler
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	batchv1 "k8s.io/api/batch/v1"
+	"k8s.io/apimachinery/pkg/types"
 	batchv1ac "k8s.io/client-go/applyconfigurations/batch/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -13,47 +15,62 @@ import (
 	"example.com/sequentialjob/render"
 )
 
-// applyJobs creates the desired Jobs with server-side apply. Names are
+// createJob creates a step's Job with server-side apply. Its name is
 // deterministic, so an apply that races a lagging cache is an upsert of the
 // same Job, never a second one.
-func (r *Reconciler) applyJobs(ctx context.Context, jobs []*batchv1ac.JobApplyConfiguration) error {
-	for _, job := range jobs {
-		if err := r.Client.Apply(ctx, job, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
-			return fmt.Errorf("applying Job %s: %w", *job.Name, err)
-		}
+func (r *Reconciler) createJob(ctx context.Context, sj *v1alpha1.SequentialJob, job *batchv1ac.JobApplyConfiguration) error {
+	if err := r.Client.Apply(ctx, job, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		return fmt.Errorf("applying Job %s: %w", *job.Name, err)
+	}
+	r.expect.createdJob(sj.UID, *job.Name)
+	return nil
+}
+
+// writeStatus writes the whole status through the status subresource, and
+// nothing at all when it has not changed.
+func (r *Reconciler) writeStatus(ctx context.Context, sj *v1alpha1.SequentialJob, desired render.Desired) error {
+	if !desired.StatusChanged {
+		return nil
+	}
+	if err := r.Client.Status().Apply(ctx, desired.StatusApply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+		return err
+	}
+	if rv := desired.StatusApply.ResourceVersion; rv != nil {
+		r.expect.wroteSequentialJob(sj.UID, *rv)
 	}
 	return nil
 }
 
-// applyStatus writes the whole status through the status subresource, and
-// nothing at all when it has not changed.
-func (r *Reconciler) applyStatus(ctx context.Context, desired render.Desired) error {
-	if !desired.StatusChanged {
-		return nil
+// release removes the step-result finalizer from the named Jobs, whose
+// result status now records. A JSON patch that first tests the finalizer is
+// where it was: it removes ours and nothing another controller added since.
+func (r *Reconciler) release(ctx context.Context, sj *v1alpha1.SequentialJob, jobs []batchv1.Job, names []string) error {
+	for _, name := range r.expect.stillReleasing(sj.UID, names) {
+		i := slices.IndexFunc(jobs, func(j batchv1.Job) bool { return j.Name == name })
+		if i < 0 {
+			continue
+		}
+		if err := removeFinalizer(ctx, r.Client, &jobs[i]); err != nil {
+			return fmt.Errorf("releasing Job %s: %w", name, err)
+		}
+		r.expect.releasedJob(sj.UID, name)
 	}
-	return r.Client.Status().Apply(ctx, desired.StatusApply, client.FieldOwner(FieldManager), client.ForceOwnership)
+	return nil
 }
 
-// checkBeforeCreate finds what admission cannot know before a step's Job is
-// created: a ServiceAccount the template names but that does not exist.
-// The Job would be created, but its pods never would, and the step would
-// hang. The read is live: ServiceAccounts are not worth caching for a check
-// made once per step.
-func (r *Reconciler) checkBeforeCreate(ctx context.Context, sj *v1alpha1.SequentialJob, desired render.Desired) (*render.Problem, error) {
-	name := sj.Spec.Template.Spec.ServiceAccountName
-	if len(desired.Jobs) == 0 || name == "" {
-		return nil, nil
+// removeFinalizer removes the step-result finalizer from job, if it has it.
+func removeFinalizer(ctx context.Context, c client.Client, job *batchv1.Job) error {
+	i := slices.Index(job.Finalizers, v1alpha1.FinalizerStepResult)
+	if i < 0 {
+		return nil
 	}
-	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: sj.Namespace, Name: name}, &corev1.ServiceAccount{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return &render.Problem{
-			ConditionType: render.ConditionResourcesUnavailable,
-			Reason:        "ServiceAccountNotFound",
-			Message:       fmt.Sprintf("ServiceAccount %q named in spec.template.spec.serviceAccountName does not exist in namespace %q", name, sj.Namespace),
-		}, nil
-	case err != nil:
-		return nil, err
+	path := fmt.Sprintf("/metadata/finalizers/%d", i)
+	patch, err := json.Marshal([]map[string]any{
+		{"op": "test", "path": path, "value": v1alpha1.FinalizerStepResult},
+		{"op": "remove", "path": path},
+	})
+	if err != nil {
+		return err
 	}
-	return nil, nil
+	return client.IgnoreNotFound(c.Patch(ctx, job, client.RawPatch(types.JSONPatchType, patch)))
 }

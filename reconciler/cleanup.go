@@ -16,7 +16,7 @@ import (
 )
 
 // EventCleanup is the reason of the events that tell about deletion.
-const EventCleanup = "Cleanup"
+const EventCleanup = v1alpha1.EventCleanup
 
 // cleanupPoll is how soon a deletion looks again while Jobs still exist.
 // Each Job's deletion also wakes the reconciler through the Jobs watch.
@@ -30,12 +30,18 @@ func (r *Reconciler) ensureFinalizer(ctx context.Context, sj *v1alpha1.Sequentia
 	}
 	patch := client.MergeFromWithOptions(sj.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	controllerutil.AddFinalizer(sj, Finalizer)
-	return r.Client.Patch(ctx, sj, patch)
+	if err := r.Client.Patch(ctx, sj, patch); err != nil {
+		return err
+	}
+	r.expect.wroteSequentialJob(sj.UID, sj.ResourceVersion)
+	return nil
 }
 
 // cleanup terminates the SequentialJob's Jobs and removes the finalizer only
 // once the apiserver confirms none is left. Background propagation deletes
-// each Job at once; the garbage collector then deletes its pods.
+// each Job at once; the garbage collector then deletes its pods. A Job's
+// step-result finalizer goes too: the run's record goes with the
+// SequentialJob.
 func (r *Reconciler) cleanup(ctx context.Context, sj *v1alpha1.SequentialJob) (reconcile.Result, error) {
 	if !controllerutil.ContainsFinalizer(sj, Finalizer) {
 		return reconcile.Result{}, nil
@@ -51,6 +57,9 @@ func (r *Reconciler) cleanup(ctx context.Context, sj *v1alpha1.SequentialJob) (r
 			continue
 		}
 		remaining = append(remaining, job.Name)
+		if err := removeFinalizer(ctx, r.Client, job); err != nil {
+			return r.reportError(ctx, sj, "releasing Job "+job.Name, err)
+		}
 		if !job.DeletionTimestamp.IsZero() {
 			continue
 		}
@@ -73,6 +82,7 @@ func (r *Reconciler) cleanup(ctx context.Context, sj *v1alpha1.SequentialJob) (r
 	if err := r.Client.Patch(ctx, sj, patch); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(fmt.Errorf("removing finalizer: %w", err))
 	}
+	r.expect.forget(sj.UID)
 	r.Recorder.Eventf(sj, nil, corev1.EventTypeNormal, EventCleanup, "Delete", "all Jobs are gone; finalizer removed")
 	return reconcile.Result{}, nil
 }

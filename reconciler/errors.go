@@ -2,10 +2,10 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -16,27 +16,48 @@ import (
 )
 
 // reportError reports a failed reconcile on the seed's three channels — a
-// condition (through reportProblem), a Warning event and a structured log
-// line — and returns the error so that the workqueue retries with
+// condition (once render can place it), a Warning event and a structured
+// log line — and returns the error so that the workqueue retries with
 // exponential backoff. It is for failures before the Jobs are known: status
 // is left alone then, since rendering without the Jobs would read every
 // running step as deleted.
 func (r *Reconciler) reportError(ctx context.Context, sj *v1alpha1.SequentialJob, doing string, err error) (reconcile.Result, error) {
 	log.FromContext(ctx).Error(err, "Failed to reconcile", "phase", doing)
-	r.Recorder.Eventf(sj, nil, corev1.EventTypeWarning, render.EventReconciliationFailed, "Reconcile", "Failed to reconcile: %s: %v", doing, err)
+	r.Recorder.Eventf(sj, nil, corev1.EventTypeWarning, v1alpha1.EventReconciliationFailed, "Reconcile", "Failed to reconcile: %s: %v", doing, err)
 	return reconcile.Result{}, err
 }
 
-// reportProblem reports a failure once the Jobs are known: render turns it
-// into a condition and a Warning event, with the next step held Pending.
-func (r *Reconciler) reportProblem(ctx context.Context, sj *v1alpha1.SequentialJob, jobs []batchv1.Job, doing string, err error) (reconcile.Result, error) {
-	log.FromContext(ctx).Error(err, "Failed to reconcile", "phase", doing)
-	desired := render.RenderWithProblem(sj, jobs, r.Clock.Now(), problemFor(doing, err))
-	if statusErr := r.applyStatus(ctx, desired); statusErr != nil {
-		log.FromContext(ctx).Error(statusErr, "Failed to write the error to status")
+// withCreateError adds a failed Job create to what was observed, so that
+// render turns it into status: a rejection as invalid fails the step (it
+// would be rejected again); anything else holds the step and is retried.
+func withCreateError(obs render.Observed, step string, err error) render.Observed {
+	if rejectedAsInvalid(err) {
+		rejected := map[string]render.Rejection{step: {Reason: v1alpha1.ReasonJobRejected, Message: apiMessage(err)}}
+		for name, r := range obs.Rejected {
+			rejected[name] = r
+		}
+		obs.Rejected = rejected
+		return obs
 	}
-	r.record(ctx, sj, desired, r.Clock.Now())
-	return reconcile.Result{}, err
+	problem := problemFor("creating the step's Job", err)
+	obs.Problem = &problem
+	return obs
+}
+
+// rejectedAsInvalid is true for the apiserver's answer to an object that
+// can never be accepted as it is: 422 Invalid (validation, and admission
+// policies that deny with that reason) or 400 Bad Request.
+func rejectedAsInvalid(err error) bool {
+	return apierrors.IsInvalid(err) || apierrors.IsBadRequest(err)
+}
+
+// apiMessage is the apiserver's own words for err.
+func apiMessage(err error) string {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) && status.Status().Message != "" {
+		return status.Status().Message
+	}
+	return err.Error()
 }
 
 // problemFor turns an apiserver error into a condition. Errors the user or
@@ -45,14 +66,15 @@ func (r *Reconciler) reportProblem(ctx context.Context, sj *v1alpha1.SequentialJ
 func problemFor(doing string, err error) render.Problem {
 	switch {
 	case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
-		return render.Problem{ConditionType: render.ConditionResourcesUnavailable, Reason: "NamespaceTerminating",
+		return render.Problem{ConditionType: v1alpha1.ConditionResourcesUnavailable, Reason: v1alpha1.ReasonNamespaceTerminating,
 			Message: "the namespace is being deleted, so no new Job can be created in it"}
 	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "quota"):
 		// "exceeded quota: ...", or "status unknown for quota" before the
 		// quota controller has counted usage: both clear up by themselves.
-		return render.Problem{ConditionType: render.ConditionResourcesUnavailable, Reason: "QuotaExceeded",
+		// The quota admission plugin sets no status cause to match instead.
+		return render.Problem{ConditionType: v1alpha1.ConditionResourcesUnavailable, Reason: v1alpha1.ReasonQuotaExceeded,
 			Message: fmt.Sprintf("a ResourceQuota forbids creating the step's Job: %v", err)}
 	}
-	return render.Problem{ConditionType: v1alpha1.ConditionFailed, Reason: render.ReasonReconciliationError,
+	return render.Problem{ConditionType: v1alpha1.ConditionFailed, Reason: v1alpha1.ReasonReconciliationError,
 		Message: fmt.Sprintf("Failed to reconcile: %s: %v", doing, err)}
 }

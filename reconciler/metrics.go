@@ -57,45 +57,44 @@ func NewMetrics(reg prometheus.Registerer, lister client.Reader) *Metrics {
 	return m
 }
 
-// observe counts the transitions between the old status and the new one.
-// observedAt is when this reconcile saw the cluster; now is after its writes.
+// observe counts render's transitions. observedAt is when this reconcile
+// saw the cluster; now is after its writes.
 func (m *Metrics) observe(sj *v1alpha1.SequentialJob, desired render.Desired, observedAt, now time.Time) {
 	if m == nil {
 		return
 	}
 	ns := sj.Namespace
 	steps := desired.Status.Steps
-	for i, step := range steps {
-		before := phaseOf(sj.Status.Steps, i)
-		if before == step.Phase {
+	endedNow := map[int]bool{}
+	for _, t := range desired.Transitions {
+		if t.IsRun() {
+			switch t.To {
+			case v1alpha1.PhaseSucceeded:
+				m.runs.WithLabelValues(ns, "succeeded").Inc()
+			case v1alpha1.PhaseFailed:
+				m.runs.WithLabelValues(ns, "failed").Inc()
+			}
 			continue
 		}
-		key := string(sj.UID) + "/" + step.JobName
-		switch step.Phase {
+		key := string(sj.UID) + "/" + t.JobName
+		switch t.To {
 		case v1alpha1.PhaseRunning:
 			m.stepsStarted.WithLabelValues(ns).Inc()
-			if i > 0 && steps[i-1].Phase == v1alpha1.PhaseSucceeded {
-				m.observeHandoff(string(sj.UID)+"/"+steps[i-1].JobName, phaseOf(sj.Status.Steps, i-1) != v1alpha1.PhaseSucceeded, observedAt, now)
+			if t.Index > 0 && steps[t.Index-1].Phase == v1alpha1.PhaseSucceeded {
+				m.observeHandoff(string(sj.UID)+"/"+steps[t.Index-1].JobName, endedNow[t.Index-1], observedAt, now)
 			}
 		case v1alpha1.PhaseSucceeded:
+			endedNow[t.Index] = true
 			m.stepsSucceeded.WithLabelValues(ns).Inc()
-			m.observeDuration(ns, "succeeded", step)
-			if i+1 < len(steps) && steps[i+1].Phase != v1alpha1.PhaseRunning {
+			m.observeDuration(ns, "succeeded", steps[t.Index])
+			if t.Index+1 < len(steps) && steps[t.Index+1].Phase != v1alpha1.PhaseRunning {
 				m.mu.Lock()
 				m.terminalSeen[key] = observedAt
 				m.mu.Unlock()
 			}
 		case v1alpha1.PhaseFailed:
 			m.stepsFailed.WithLabelValues(ns).Inc()
-			m.observeDuration(ns, "failed", step)
-		}
-	}
-	if sj.Status.Phase != desired.Status.Phase {
-		switch desired.Status.Phase {
-		case v1alpha1.PhaseSucceeded:
-			m.runs.WithLabelValues(ns, "succeeded").Inc()
-		case v1alpha1.PhaseFailed:
-			m.runs.WithLabelValues(ns, "failed").Inc()
+			m.observeDuration(ns, "failed", steps[t.Index])
 		}
 	}
 }
@@ -120,13 +119,6 @@ func (m *Metrics) observeDuration(ns, outcome string, step v1alpha1.StepStatus) 
 	if step.StartTime != nil && step.CompletionTime != nil {
 		m.stepDuration.WithLabelValues(ns, outcome).Observe(step.CompletionTime.Sub(step.StartTime.Time).Seconds())
 	}
-}
-
-func phaseOf(steps []v1alpha1.StepStatus, i int) v1alpha1.Phase {
-	if i < len(steps) {
-		return steps[i].Phase
-	}
-	return v1alpha1.PhasePending
 }
 
 // runsInProgress is a gauge computed at scrape time from the cache.

@@ -2,53 +2,92 @@ package reconciler
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	batchv1ac "k8s.io/client-go/applyconfigurations/batch/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 	"example.com/sequentialjob/render"
 )
 
+// observe gathers everything render decides on: the SequentialJob, its
+// Jobs, and what only the apiserver can tell, asked only when render's
+// Preflight says it matters:
+//   - a step's Job that status names but the cache lacks (deleted, or not
+//     seen yet), confirmed live before its step is failed;
+//   - a Job someone else made under the name of the Job about to be
+//     created, which applying would take over;
+//   - the ServiceAccount the next step's pods would run as;
+//   - a server-side dry-run of every step that has not started, before the
+//     first step and after each spec change.
+func (r *Reconciler) observe(ctx context.Context, sj *v1alpha1.SequentialJob, jobs []batchv1.Job) (render.Observed, error) {
+	obs := render.Observed{SequentialJob: sj, Jobs: jobs}
+	if err := r.confirmMissingJobs(ctx, &obs); err != nil {
+		return obs, err
+	}
+	checks := render.Preflight(obs)
+	if checks.Next != nil {
+		if err := r.lookUpJobName(ctx, &obs, *checks.Next.Name); err != nil {
+			return obs, err
+		}
+		problem, err := r.checkServiceAccount(ctx, sj)
+		if err != nil {
+			return obs, err
+		}
+		obs.Problem = problem
+	}
+	obs.Rejected = r.dryRun(ctx, checks.Validate)
+	return obs, nil
+}
+
 // listJobs lists the Jobs labelled for sj. From the cache it costs nothing;
 // render tells the ones sj controls from the ones that only carry its label.
 func listJobs(ctx context.Context, reader client.Reader, sj *v1alpha1.SequentialJob) ([]batchv1.Job, error) {
 	list := &batchv1.JobList{}
-	if err := reader.List(ctx, list, client.InNamespace(sj.Namespace), client.MatchingLabels{render.LabelSequentialJob: sj.Name}); err != nil {
+	if err := reader.List(ctx, list, client.InNamespace(sj.Namespace), client.MatchingLabels{v1alpha1.LabelSequentialJob: sj.Name}); err != nil {
 		return nil, err
 	}
 	return list.Items, nil
 }
 
-// liveRead re-reads sj and its Jobs from the apiserver, plus each Job about
-// to be created by name: a Job with that name that someone else made carries
-// none of our labels, and applying over it would take it over.
-func (r *Reconciler) liveRead(ctx context.Context, cached *v1alpha1.SequentialJob, desired render.Desired) (*v1alpha1.SequentialJob, []batchv1.Job, error) {
-	sj := &v1alpha1.SequentialJob{}
-	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(cached), sj); err != nil {
-		return cached, nil, fmt.Errorf("reading SequentialJob: %w", err)
-	}
-	jobs, err := listJobs(ctx, r.APIReader, sj)
-	if err != nil {
-		return cached, nil, fmt.Errorf("listing Jobs: %w", err)
-	}
-	for _, want := range desired.Jobs {
-		if listed(jobs, *want.Name) {
+// confirmMissingJobs reads live the Job of every running step the cache
+// does not hold: render fails such a step as JobDeleted, which must not
+// happen because of a cache that lags.
+func (r *Reconciler) confirmMissingJobs(ctx context.Context, obs *render.Observed) error {
+	for _, step := range obs.SequentialJob.Status.Steps {
+		if step.Phase != v1alpha1.PhaseRunning || listed(obs.Jobs, step.JobName) {
 			continue
 		}
-		job := batchv1.Job{}
-		err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: sj.Namespace, Name: *want.Name}, &job)
-		switch {
-		case apierrors.IsNotFound(err):
-		case err != nil:
-			return cached, nil, fmt.Errorf("reading Job %s: %w", *want.Name, err)
-		default:
-			jobs = append(jobs, job)
+		if err := r.lookUpJobName(ctx, obs, step.JobName); err != nil {
+			return err
 		}
 	}
-	return sj, jobs, nil
+	return nil
+}
+
+// lookUpJobName reads the Job called name live, and adds it when it exists.
+func (r *Reconciler) lookUpJobName(ctx context.Context, obs *render.Observed, name string) error {
+	if listed(obs.Jobs, name) {
+		return nil
+	}
+	job := batchv1.Job{}
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: obs.SequentialJob.Namespace, Name: name}, &job)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading Job %s: %w", name, err)
+	}
+	obs.Jobs = append(obs.Jobs, job)
+	return nil
 }
 
 func listed(jobs []batchv1.Job, name string) bool {
@@ -58,4 +97,105 @@ func listed(jobs []batchv1.Job, name string) bool {
 		}
 	}
 	return false
+}
+
+// checkServiceAccount finds what admission cannot know before a step's Job
+// is created: a ServiceAccount the template names but that does not exist.
+// The Job would be created, but its pods never would, and the step would
+// hang. The read is live: ServiceAccounts are not worth caching for a check
+// made once per step.
+func (r *Reconciler) checkServiceAccount(ctx context.Context, sj *v1alpha1.SequentialJob) (*render.Problem, error) {
+	name := sj.Spec.Template.Spec.ServiceAccountName
+	if name == "" {
+		return nil, nil
+	}
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: sj.Namespace, Name: name}, &corev1.ServiceAccount{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return &render.Problem{
+			ConditionType: v1alpha1.ConditionResourcesUnavailable,
+			Reason:        v1alpha1.ReasonServiceAccountNotFound,
+			Message:       fmt.Sprintf("ServiceAccount %q named in spec.template.spec.serviceAccountName does not exist in namespace %q", name, sj.Namespace),
+		}, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading ServiceAccount %s: %w", name, err)
+	}
+	return nil, nil
+}
+
+// dryRun submits each Job, exactly as it would be created, to the apiserver
+// with a server-side dry-run create: Job and pod validation and the
+// admission policies on Jobs run, and nothing is stored. A create, not an
+// apply: a dry-run apply over an existing Job of that name would validate
+// an update instead. Only a rejection as invalid fails a step; anything
+// else (quota, a timeout, a name taken) is for the real create to meet,
+// where it is retried or reported.
+func (r *Reconciler) dryRun(ctx context.Context, jobs []*batchv1ac.JobApplyConfiguration) map[string]render.Rejection {
+	var rejected map[string]render.Rejection
+	for _, want := range jobs {
+		job := &batchv1.Job{}
+		if err := convert(want, job); err != nil {
+			log.FromContext(ctx).Error(err, "Cannot dry-run a step's Job", "job", *want.Name)
+			continue
+		}
+		err := r.Client.Create(ctx, job, client.DryRunAll, client.FieldOwner(FieldManager))
+		if !rejectedAsInvalid(err) {
+			if err != nil && !apierrors.IsAlreadyExists(err) {
+				log.FromContext(ctx).Info("Dry-run of a step's Job failed; its creation will tell", "job", *want.Name, "error", err.Error())
+			}
+			continue
+		}
+		if rejected == nil {
+			rejected = map[string]render.Rejection{}
+		}
+		rejected[want.Labels[v1alpha1.LabelStepName]] = render.Rejection{Reason: v1alpha1.ReasonInvalidStep, Message: apiMessage(err)}
+	}
+	return rejected
+}
+
+// convert turns an apply configuration into its typed object: both mirror
+// the same JSON.
+func convert(from *batchv1ac.JobApplyConfiguration, to *batchv1.Job) error {
+	data, err := json.Marshal(from)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(data, to)
+}
+
+// read is the SequentialJob and its Jobs as this reconcile decides on them:
+// from the cache, once the cache holds this controller's own writes. While
+// it does not, wait is true: the watch event of that write requeues the
+// SequentialJob. sj is nil when it no longer exists.
+func (r *Reconciler) read(ctx context.Context, req reconcile.Request) (sj *v1alpha1.SequentialJob, jobs []batchv1.Job, wait bool, err error) {
+	sj = &v1alpha1.SequentialJob{}
+	if err := r.Client.Get(ctx, req.NamespacedName, sj); err != nil {
+		return nil, nil, false, client.IgnoreNotFound(err)
+	}
+	if jobs, err = listJobs(ctx, r.Client, sj); err != nil {
+		return nil, nil, false, err
+	}
+	switch r.expect.check(sj, jobs) {
+	case cacheBehind:
+		return sj, nil, true, nil
+	case cacheStale:
+		log.FromContext(ctx).Info("The cache has not shown this controller's last writes; reading live")
+		if err := r.APIReader.Get(ctx, req.NamespacedName, sj); err != nil {
+			return nil, nil, false, client.IgnoreNotFound(err)
+		}
+		if jobs, err = listJobs(ctx, r.APIReader, sj); err != nil {
+			return nil, nil, false, err
+		}
+	}
+	return sj, jobs, false, nil
+}
+
+// waitRequeue is the safety net of a reconcile that waits for the cache:
+// the watch event normally comes first; if it never does, the SequentialJob
+// comes back once the expectations have expired and reads live.
+func waitRequeue(wait bool) time.Duration {
+	if wait {
+		return expectationTimeout + time.Second
+	}
+	return 0
 }

@@ -1,5 +1,5 @@
-// Package reconciler runs SequentialJobs: read, render, apply with
-// server-side apply, record events. Every decision lives in the pure render
+// Package reconciler runs SequentialJobs: observe, render, write with
+// server-side apply, then announce. Every decision lives in the pure render
 // package; this package only talks to the apiserver.
 package reconciler
 
@@ -7,9 +7,9 @@ import (
 	"context"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -21,7 +21,7 @@ import (
 const FieldManager = "sequentialjob-controller"
 
 // Finalizer holds a SequentialJob until its Jobs are gone.
-const Finalizer = "batch.example.com/sequentialjob-cleanup"
+const Finalizer = v1alpha1.FinalizerCleanup
 
 // blockedRetry is how often a run blocked by something we do not own (a
 // foreign Job with our Job's name) looks again: no event of ours would wake it.
@@ -31,20 +31,22 @@ const blockedRetry = 30 * time.Second
 type Reconciler struct {
 	// Client reads from the cache and writes to the apiserver.
 	Client client.Client
-	// APIReader reads from the apiserver directly. Decisions that skip or
-	// destroy work confirm with it, since the cache may lag.
+	// APIReader reads from the apiserver directly, for what the cache
+	// cannot hold or may not show yet.
 	APIReader client.Reader
 	Recorder  recorder.EventRecorder
 	Clock     clock.PassiveClock
 	Metrics   *Metrics
+
+	expect *expectations
 }
 
 // Reconcile brings one SequentialJob one step closer to its desired state.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	observedAt := r.Clock.Now()
-	sj := &v1alpha1.SequentialJob{}
-	if err := r.Client.Get(ctx, req.NamespacedName, sj); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
+	sj, jobs, wait, err := r.read(ctx, req)
+	if err != nil || sj == nil || wait {
+		return reconcile.Result{RequeueAfter: waitRequeue(wait)}, err
 	}
 	if !sj.DeletionTimestamp.IsZero() {
 		return r.cleanup(ctx, sj)
@@ -53,42 +55,30 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return r.reportError(ctx, sj, "adding the finalizer", err)
 	}
 
-	jobs, err := listJobs(ctx, r.Client, sj)
+	obs, err := r.observe(ctx, sj, jobs)
 	if err != nil {
-		return r.reportError(ctx, sj, "listing Jobs", err)
+		return r.reportError(ctx, sj, "observing", err)
 	}
-	desired := render.Render(sj, jobs, r.Clock.Now())
-
-	// Every write is decided on live state. The cache can lag behind our own
-	// last write: acting on it would repeat a transition (its event, its
-	// metric), end a step whose new Job it has not seen, or race a Job we
-	// just created. Reconciles that change nothing stay on the cache.
-	if desired.StatusChanged || len(desired.Jobs) > 0 || desired.ConfirmWithLiveRead {
-		sj, jobs, err = r.liveRead(ctx, sj, desired)
-		switch {
-		case apierrors.IsNotFound(err):
-			return reconcile.Result{}, nil // deleted since the cache saw it
-		case err != nil:
-			return r.reportError(ctx, sj, "reading live state", err)
+	desired := render.Render(obs, r.Clock.Now())
+	for _, job := range desired.Jobs {
+		if err := r.createJob(ctx, sj, job); err != nil {
+			// The failure is status too: render it in.
+			log.FromContext(ctx).Error(err, "Failed to reconcile", "phase", "creating the step's Job")
+			obs = withCreateError(obs, job.Labels[v1alpha1.LabelStepName], err)
+			desired = render.Render(obs, r.Clock.Now())
+			break
 		}
-		desired = render.Render(sj, jobs, r.Clock.Now())
 	}
-
-	problem, err := r.checkBeforeCreate(ctx, sj, desired)
-	if err != nil {
-		return r.reportProblem(ctx, sj, jobs, "checking the step's ServiceAccount", err)
+	if err := r.writeStatus(ctx, sj, desired); err != nil {
+		// Nothing is announced: the next reconcile finds the same
+		// transitions and announces them once their status is written.
+		log.FromContext(ctx).Error(err, "Failed to reconcile", "phase", "writing status")
+		return reconcile.Result{}, err
 	}
-	if problem != nil {
-		desired = render.RenderWithProblem(sj, jobs, r.Clock.Now(), *problem)
+	r.announce(ctx, sj, desired, observedAt)
+	if err := r.release(ctx, sj, obs.Jobs, desired.Release); err != nil {
+		return r.reportError(ctx, sj, "releasing finished Jobs", err)
 	}
-	if err := r.applyJobs(ctx, desired.Jobs); err != nil {
-		return r.reportProblem(ctx, sj, jobs, "creating the step's Job", err)
-	}
-
-	if err := r.applyStatus(ctx, desired); err != nil {
-		return r.reportProblem(ctx, sj, jobs, "writing status", err)
-	}
-	r.record(ctx, sj, desired, observedAt)
 	return requeue(desired)
 }
 

@@ -10,9 +10,13 @@ import (
 	"example.com/sequentialjob/render"
 )
 
-// record emits the events render computed, logs them, and counts them in the
-// metrics. It runs only after the writes they describe succeeded.
-func (r *Reconciler) record(ctx context.Context, sj *v1alpha1.SequentialJob, desired render.Desired, observedAt time.Time) {
+// announce emits the events render computed, logs them, and counts the
+// transitions in the metrics. It runs only after the status that holds them
+// is written, so a failing status write announces nothing and its retry
+// announces each transition once. A crash between the write and the
+// announcement loses these events and samples: the next reconcile sees no
+// transition left to announce.
+func (r *Reconciler) announce(ctx context.Context, sj *v1alpha1.SequentialJob, desired render.Desired, observedAt time.Time) {
 	logger := log.FromContext(ctx)
 	for _, e := range desired.Events {
 		r.Recorder.Eventf(sj, nil, e.Type, e.Reason, "Reconcile", "%s", e.Message)

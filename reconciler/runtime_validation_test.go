@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
-	"example.com/sequentialjob/render"
 	"example.com/sequentialjob/test/fixtures"
 )
 
@@ -21,7 +20,7 @@ func waitForUnavailable(t *testing.T, sj *v1alpha1.SequentialJob, reason string)
 	t.Helper()
 	var cond *metav1.Condition
 	require.Eventually(t, func() bool {
-		cond = meta.FindStatusCondition(getSJ(t, sj).Status.Conditions, render.ConditionResourcesUnavailable)
+		cond = meta.FindStatusCondition(getSJ(t, sj).Status.Conditions, v1alpha1.ConditionResourcesUnavailable)
 		return cond != nil && cond.Status == metav1.ConditionTrue && cond.Reason == reason
 	}, waitFor, tick, "ResourcesUnavailable/%s was never reported", reason)
 	return cond
@@ -33,7 +32,7 @@ func waitForCleared(t *testing.T, sj *v1alpha1.SequentialJob, index int) {
 	waitForJob(t, sj, index)
 	require.Eventually(t, func() bool {
 		got := getSJ(t, sj)
-		return meta.FindStatusCondition(got.Status.Conditions, render.ConditionResourcesUnavailable) == nil &&
+		return meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionResourcesUnavailable) == nil &&
 			got.Status.Phase == v1alpha1.PhaseRunning
 	}, waitFor, tick, "ResourcesUnavailable was never cleared")
 }

@@ -16,12 +16,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
-	"example.com/sequentialjob/render"
 )
 
 // Least privilege: SequentialJobs are read and patched (finalizer), their
-// status applied; Jobs are created (apply), read and deleted, never updated
-// in place; ServiceAccounts are only read, to check a step can start.
+// status applied; Jobs are created (apply, and dry-run creates that
+// validate a step before it starts), read, patched (only to remove the
+// step-result finalizer) and deleted, never updated in place;
+// ServiceAccounts are only read, to check a step can start.
 //
 // +kubebuilder:rbac:groups=batch.example.com,resources=sequentialjobs,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=batch.example.com,resources=sequentialjobs/status,verbs=get;patch
@@ -61,13 +62,14 @@ func New(mgr ctrl.Manager, metrics *Metrics) *Reconciler {
 		Recorder:  mgr.GetEventRecorder(FieldManager),
 		Clock:     clock.RealClock{},
 		Metrics:   metrics,
+		expect:    newExpectations(clock.RealClock{}.Now),
 	}
 }
 
 // CacheOptions caches only the Jobs we label: the controller then holds its
 // own Jobs in memory, not every Job of the cluster.
 func CacheOptions() cache.Options {
-	ours, err := labels.NewRequirement(render.LabelSequentialJob, selection.Exists, nil)
+	ours, err := labels.NewRequirement(v1alpha1.LabelSequentialJob, selection.Exists, nil)
 	if err != nil {
 		panic(err) // a constant, valid label key
 	}

@@ -111,7 +111,7 @@ func jobsOf(t *testing.T, sj *v1alpha1.SequentialJob) []batchv1.Job {
 	t.Helper()
 	list := &batchv1.JobList{}
 	require.NoError(t, env.Client.List(context.Background(), list, client.InNamespace(sj.Namespace),
-		client.MatchingLabels{render.LabelSequentialJob: sj.Name}))
+		client.MatchingLabels{v1alpha1.LabelSequentialJob: sj.Name}))
 	return list.Items
 }
 

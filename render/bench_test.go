@@ -31,7 +31,7 @@ func BenchmarkRender(b *testing.B) {
 			// input is a status render would really have written.
 			var jobs []batchv1.Job
 			for i := 0; i < steps/2+1; i++ {
-				d := render.Render(sj, jobs, now)
+				d := render.Render(render.Observed{SequentialJob: sj, Jobs: jobs}, now)
 				sj.Status = d.Status
 				for _, j := range d.Jobs {
 					job := batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: *j.Name, Namespace: *j.Namespace, Labels: j.Labels,
@@ -45,7 +45,7 @@ func BenchmarkRender(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				render.Render(sj, jobs, now)
+				render.Render(render.Observed{SequentialJob: sj, Jobs: jobs}, now)
 			}
 		})
 	}

@@ -9,68 +9,77 @@ import (
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 )
 
-// Event reasons.
-const (
-	EventStepStarted     = "StepStarted"
-	EventStepSucceeded   = "StepSucceeded"
-	EventJobFailed       = ReasonJobFailed
-	EventCompleted       = ReasonCompleted
-	EventSpecChanged     = "SpecChanged"
-	EventJobNameConflict = ReasonJobNameConflict
-	// EventReconciliationFailed is the seed's event for unexpected errors.
-	EventReconciliationFailed = "ReconciliationFailed"
-)
-
-// events tell the story of the run, one event per transition, computed from
-// the old status and the new one so that a reconcile that changes nothing
-// records nothing.
-func events(sj *v1alpha1.SequentialJob, plan stepPlan, status v1alpha1.SequentialJobStatus) []Event {
+// events tell the story of the run: one per transition, plus warnings about
+// the spec and the cluster. Computed from the old status and the new one, a
+// reconcile that changes nothing records nothing.
+func events(sj *v1alpha1.SequentialJob, plan stepPlan, status v1alpha1.SequentialJobStatus, transitions []Transition) []Event {
 	var out []Event
-	old := sj.Status
-
-	if old.ObservedGeneration != 0 && old.ObservedGeneration != sj.Generation && old.State.Active > 0 {
-		out = append(out, Event{corev1.EventTypeWarning, EventSpecChanged, fmt.Sprintf(
-			"spec changed (generation %d -> %d) while step %d (%s) is running: it finishes with the spec it started with; later steps use the new spec",
-			old.ObservedGeneration, sj.Generation, status.Progress.CurrentIndex, status.Progress.CurrentStep)})
+	if e, ok := specChanged(sj, plan, status); ok {
+		out = append(out, e)
 	}
-
-	for i, step := range status.Steps {
-		before := oldStep(sj, i).Phase
-		if before == step.Phase {
-			continue
-		}
-		switch step.Phase {
-		case v1alpha1.PhaseRunning:
-			out = append(out, Event{corev1.EventTypeNormal, EventStepStarted,
-				fmt.Sprintf("step %d (%s) started: created Job %s", i, step.Name, step.JobName)})
-		case v1alpha1.PhaseSucceeded:
-			out = append(out, Event{corev1.EventTypeNormal, EventStepSucceeded,
-				fmt.Sprintf("step %d (%s) succeeded: Job %s is Complete", i, step.Name, step.JobName)})
-		case v1alpha1.PhaseFailed:
-			msg := FailureMessage(i, step.Reason)
-			if step.Message != "" {
-				msg += " (" + step.Message + ")"
-			}
-			out = append(out, Event{corev1.EventTypeWarning, EventJobFailed, msg})
+	for _, t := range transitions {
+		if e, ok := transitionEvent(t, status); ok {
+			out = append(out, e)
 		}
 	}
-
-	if old.Phase != v1alpha1.PhaseSucceeded && status.Phase == v1alpha1.PhaseSucceeded {
-		out = append(out, Event{corev1.EventTypeNormal, EventCompleted, fmt.Sprintf("all %d steps succeeded", len(status.Steps))})
-	}
-	if plan.conflict != nil && !hasReason(old, v1alpha1.ConditionProgressing, ReasonJobNameConflict) {
-		out = append(out, Event{corev1.EventTypeWarning, EventJobNameConflict, meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionProgressing).Message})
+	if plan.conflict != nil && !hasReason(sj.Status, v1alpha1.ConditionStalled, v1alpha1.ReasonJobNameConflict) {
+		out = append(out, Event{corev1.EventTypeWarning, v1alpha1.ReasonJobNameConflict, meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionStalled).Message})
 	}
 	if plan.problem != nil {
 		// Every failed attempt is reported: the recorder folds repeats into
 		// one event series, and attempts are spaced by the retry backoff.
 		reason := plan.problem.Reason
 		if plan.problem.ConditionType == v1alpha1.ConditionFailed {
-			reason = EventReconciliationFailed
+			reason = v1alpha1.EventReconciliationFailed
 		}
 		out = append(out, Event{corev1.EventTypeWarning, reason, plan.problem.Message})
 	}
 	return out
+}
+
+// specChanged warns that an edit reached a run that cannot take all of it:
+// a running step finishes with the spec it started with, and a finished run
+// starts nothing.
+func specChanged(sj *v1alpha1.SequentialJob, plan stepPlan, status v1alpha1.SequentialJobStatus) (Event, bool) {
+	old := sj.Status
+	if old.ObservedGeneration == 0 || old.ObservedGeneration == sj.Generation {
+		return Event{}, false
+	}
+	switch {
+	case plan.finished:
+		return Event{corev1.EventTypeWarning, v1alpha1.EventSpecChanged, fmt.Sprintf(
+			"spec changed (generation %d -> %d) after the run ended %s: a finished run is final, so the edit starts nothing",
+			old.ObservedGeneration, sj.Generation, old.Phase)}, true
+	case old.State.Active > 0:
+		return Event{corev1.EventTypeWarning, v1alpha1.EventSpecChanged, fmt.Sprintf(
+			"spec changed (generation %d -> %d) while step %d (%s) is running: it finishes with the spec it started with; the steps that have not started follow the new spec",
+			old.ObservedGeneration, sj.Generation, old.Progress.CurrentIndex, old.Progress.CurrentStep)}, true
+	}
+	return Event{}, false
+}
+
+func transitionEvent(t Transition, status v1alpha1.SequentialJobStatus) (Event, bool) {
+	if t.IsRun() {
+		if t.To == v1alpha1.PhaseSucceeded {
+			return Event{corev1.EventTypeNormal, v1alpha1.ReasonCompleted, fmt.Sprintf("all %d steps succeeded", len(status.Steps))}, true
+		}
+		return Event{}, false
+	}
+	switch t.To {
+	case v1alpha1.PhaseRunning:
+		return Event{corev1.EventTypeNormal, v1alpha1.EventStepStarted,
+			fmt.Sprintf("step %d (%s) started: created Job %s", t.Index, t.Step, t.JobName)}, true
+	case v1alpha1.PhaseSucceeded:
+		return Event{corev1.EventTypeNormal, v1alpha1.EventStepSucceeded,
+			fmt.Sprintf("step %d (%s) succeeded: Job %s is Complete", t.Index, t.Step, t.JobName)}, true
+	case v1alpha1.PhaseFailed:
+		reason, msg := failureText(t.Index, status.Steps[t.Index])
+		if reason == v1alpha1.ReasonJobFailed && t.Message != "" {
+			msg += " (" + t.Message + ")"
+		}
+		return Event{corev1.EventTypeWarning, reason, msg}, true
+	}
+	return Event{}, false // a pending step's wait is told by the problem's own event
 }
 
 func hasReason(status v1alpha1.SequentialJobStatus, conditionType, reason string) bool {

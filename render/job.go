@@ -14,10 +14,11 @@ import (
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 )
 
-// desiredJob is step index's whole Job, as a server-side apply intent: the
-// step's container is the only container of the shared pod template.
-func desiredJob(sj *v1alpha1.SequentialJob, index int) *batchv1ac.JobApplyConfiguration {
-	container := sj.Spec.Containers[index]
+// desiredJob is the whole Job of the step container at entry index of
+// status.steps, as a server-side apply intent: the step's container is the
+// only container of the shared pod template. The step-result finalizer
+// keeps the Job until its result is in status.
+func desiredJob(sj *v1alpha1.SequentialJob, container corev1.Container, index int) *batchv1ac.JobApplyConfiguration {
 	labels := stepLabels(sj, index, container.Name)
 
 	template := sj.Spec.Template.DeepCopy()
@@ -44,8 +45,9 @@ func desiredJob(sj *v1alpha1.SequentialJob, index int) *batchv1ac.JobApplyConfig
 
 	return batchv1ac.Job(JobName(sj.Name, index), sj.Namespace).
 		WithLabels(labels).
-		WithAnnotations(map[string]string{AnnotationSpecGeneration: strconv.FormatInt(sj.Generation, 10)}).
+		WithAnnotations(map[string]string{v1alpha1.AnnotationSpecGeneration: strconv.FormatInt(sj.Generation, 10)}).
 		WithOwnerReferences(controllerRef(sj)).
+		WithFinalizers(v1alpha1.FinalizerStepResult).
 		WithSpec(spec)
 }
 

@@ -1,12 +1,13 @@
-// Package render is the pure core of the SequentialJob controller: it maps a
-// SequentialJob and the Jobs observed for it to the Jobs that should exist,
-// the status to write and the events to record.
+// Package render is the pure core of the SequentialJob controller: it maps
+// what one reconcile observed (the SequentialJob, its Jobs, and what the
+// cluster reported) to the Jobs that should exist, the status to write and
+// the transitions to announce.
 //
 // It reads no clock (now is an input), imports no client and does no I/O, so
 // the same inputs always give the same output. That is what lets the
-// reconciler stay a thin read -> render -> apply loop, lets the golden tests
-// pin every decision, and lets `sequentialjob render` show offline exactly
-// what the controller would do.
+// reconciler stay a thin observe -> render -> write loop, lets the golden
+// tests pin every decision, and lets `sequentialjob render` show offline
+// exactly what the controller would do.
 package render
 
 import (
@@ -20,6 +21,31 @@ import (
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 	sjac "example.com/sequentialjob/apis/batch/v1alpha1/applyconfiguration/batch/v1alpha1"
 )
+
+// Observed is everything one reconcile knows about one SequentialJob.
+type Observed struct {
+	SequentialJob *v1alpha1.SequentialJob `json:"sequentialJob"`
+	// Jobs are the Jobs labelled for the SequentialJob, plus any Job found
+	// by name where a step's Job would go.
+	Jobs []batchv1.Job `json:"jobs,omitempty"`
+	// Problem is what keeps the next step's Job from being created for now
+	// (a missing ServiceAccount, a quota, an apiserver error). It clears up
+	// by itself or once fixed, so the step waits and the reconciler retries.
+	Problem *Problem `json:"problem,omitempty"`
+	// Rejected are the steps, by name, that the apiserver refused as
+	// invalid: in a server-side dry-run before they started (InvalidStep) or
+	// when their Job was created (JobRejected). Retrying cannot help, so
+	// each fails the run.
+	Rejected map[string]Rejection `json:"rejected,omitempty"`
+}
+
+// Rejection is the apiserver refusing a step's Job as invalid.
+type Rejection struct {
+	// Reason is v1alpha1.ReasonInvalidStep or v1alpha1.ReasonJobRejected.
+	Reason string `json:"reason"`
+	// Message is the apiserver's own words.
+	Message string `json:"message"`
+}
 
 // Desired is everything one reconcile should make true.
 type Desired struct {
@@ -36,14 +62,17 @@ type Desired struct {
 	// reconciler writes nothing.
 	StatusChanged bool
 
-	// Events to record, derived from the old status and the new one.
-	Events []Event
+	// Release names the Jobs whose step-result finalizer can go once Status
+	// is written: Status records how their step ended.
+	Release []string
 
-	// ConfirmWithLiveRead is true when this result would end a step because
-	// its Job is missing. A cache that lags behind a just-created Job looks
-	// the same, so the reconciler re-reads from the apiserver and renders
-	// again before acting on it.
-	ConfirmWithLiveRead bool
+	// Transitions are the step and run phase changes from the observed
+	// status to Status. Events, metrics and progress output consume them,
+	// only once Status is written.
+	Transitions []Transition
+	// Events to record once Status is written: the transitions', plus
+	// warnings about the spec and the cluster.
+	Events []Event
 
 	// Problem is the problem this result was rendered with, if any. The
 	// reconciler retries such a result with backoff.
@@ -64,8 +93,7 @@ type Event struct {
 
 // Problem is something only the cluster knows that stops the next step's Job
 // from being created: a missing ServiceAccount, an exceeded quota, a
-// terminating namespace, or any other error of the apiserver. The reconciler
-// finds it and renders again with it, so that status stays render's alone.
+// terminating namespace, or any other error of the apiserver.
 type Problem struct {
 	// ConditionType is ResourcesUnavailable for what the user or the cluster
 	// must fix, or Failed (with reason ReconciliationError) for other errors.
@@ -78,35 +106,26 @@ type Problem struct {
 // with exponential backoff.
 func (p *Problem) Error() string { return p.Reason + ": " + p.Message }
 
-// Render computes the desired state. It never modifies sj or the Jobs.
-func Render(sj *v1alpha1.SequentialJob, observed []batchv1.Job, now time.Time) Desired {
-	return render(sj, observed, now, nil)
-}
-
-// RenderWithProblem is Render when the next step's Job cannot be created:
-// that step stays Pending, the problem becomes a condition and a Warning
-// event, and the reconciler retries with backoff.
-func RenderWithProblem(sj *v1alpha1.SequentialJob, observed []batchv1.Job, now time.Time, problem Problem) Desired {
-	return render(sj, observed, now, &problem)
-}
-
-func render(sj *v1alpha1.SequentialJob, observed []batchv1.Job, now time.Time, problem *Problem) Desired {
+// Render computes the desired state. It never modifies its input.
+func Render(obs Observed, now time.Time) Desired {
 	// Status times are stored with second precision; truncating here keeps a
 	// freshly computed time equal to its stored copy on the next reconcile.
 	ts := metav1.NewTime(now.UTC().Truncate(time.Second))
+	sj := obs.SequentialJob
 
-	jobs := classify(sj, observed)
-	plan := planSteps(sj, jobs, ts, problem)
+	jobs := classify(sj, obs.Jobs)
+	plan := decide(obs, jobs, newRecord(sj, jobs, ts), ts)
 
 	var desired Desired
 	if plan.next != nil {
-		desired.Jobs = append(desired.Jobs, desiredJob(sj, plan.next.index))
+		desired.Jobs = append(desired.Jobs, desiredJob(sj, plan.next.container, plan.next.index))
 	}
 	desired.Status = runStatus(sj, plan, ts)
 	desired.StatusApply = statusApply(sj, desired.Status)
 	desired.StatusChanged = !equality.Semantic.DeepEqual(sj.Status, desired.Status)
-	desired.Events = events(sj, plan, desired.Status)
-	desired.ConfirmWithLiveRead = plan.endsStepForMissingJob
+	desired.Release = releasable(jobs, desired.Status)
+	desired.Transitions = Transitions(sj.Status, desired.Status)
+	desired.Events = events(sj, plan, desired.Status, desired.Transitions)
 	desired.Blocked = plan.conflict != nil
 	desired.Problem = plan.problem
 	return desired

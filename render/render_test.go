@@ -1,6 +1,7 @@
 package render_test
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -31,7 +32,7 @@ func TestRenderGolden(t *testing.T) {
 				assert.Equal(t, "example-job-sequence-0", *got.Jobs[0].Name)
 				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Phase)
 				assert.Equal(t, "0/1", got.Status.Progress.Summary)
-				assertEvents(t, got, render.EventStepStarted)
+				assertEvents(t, got, v1alpha1.EventStepStarted)
 			},
 		},
 		"job-0-running-waits": {
@@ -48,7 +49,7 @@ func TestRenderGolden(t *testing.T) {
 				require.Len(t, got.Jobs, 1)
 				assert.Equal(t, "pipeline-1", *got.Jobs[0].Name)
 				assert.Equal(t, []int32{0}, got.Status.Progress.CompletedIndices)
-				assertEvents(t, got, render.EventStepSucceeded, render.EventStepStarted)
+				assertEvents(t, got, v1alpha1.EventStepSucceeded, v1alpha1.EventStepStarted)
 			},
 		},
 		"job-1-failed-backoff-limit-exceeded": {
@@ -65,7 +66,7 @@ func TestRenderGolden(t *testing.T) {
 				assert.Equal(t, []int32{0}, got.Status.Progress.CompletedIndices)
 				assert.Equal(t, ptr.To[int32](1), got.Status.Progress.FailedIndex)
 				assert.Equal(t, "BackoffLimitExceeded", got.Status.Progress.FailureReason)
-				assertEvents(t, got, render.EventJobFailed)
+				assertEvents(t, got, v1alpha1.ReasonJobFailed)
 			},
 		},
 		"all-complete-run-succeeds": {
@@ -77,7 +78,7 @@ func TestRenderGolden(t *testing.T) {
 				assert.True(t, meta.IsStatusConditionFalse(got.Status.Conditions, v1alpha1.ConditionProgressing))
 				assert.Nil(t, meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReconciling))
 				assert.NotNil(t, got.Status.CompletionTime)
-				assertEvents(t, got, render.EventStepSucceeded, render.EventCompleted)
+				assertEvents(t, got, v1alpha1.EventStepSucceeded, v1alpha1.ReasonCompleted)
 			},
 		},
 		"success-criteria-met-is-not-terminal": {
@@ -101,7 +102,7 @@ func TestRenderGolden(t *testing.T) {
 			check: func(t *testing.T, got render.Desired) {
 				assert.Empty(t, got.Jobs, "the running Job is never re-rendered")
 				assert.Equal(t, int64(2), got.Status.ObservedGeneration)
-				assertEvents(t, got, render.EventSpecChanged)
+				assertEvents(t, got, v1alpha1.EventSpecChanged)
 			},
 		},
 		"spec-changed-next-step-uses-new-spec": {
@@ -110,7 +111,7 @@ func TestRenderGolden(t *testing.T) {
 				require.Len(t, got.Jobs, 1)
 				container := got.Jobs[0].Spec.Template.Spec.Containers[0]
 				assert.Equal(t, []string{"echo test v2"}, container.Args)
-				assert.Equal(t, "2", got.Jobs[0].Annotations[render.AnnotationSpecGeneration])
+				assert.Equal(t, "2", got.Jobs[0].Annotations[v1alpha1.AnnotationSpecGeneration])
 			},
 		},
 		"finished-job-deleted-is-not-recreated": {
@@ -128,15 +129,14 @@ func TestRenderGolden(t *testing.T) {
 				assert.True(t, got.Blocked)
 				progressing := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionProgressing)
 				require.NotNil(t, progressing)
-				assert.Equal(t, render.ReasonJobNameConflict, progressing.Reason)
-				assertEvents(t, got, render.EventJobNameConflict)
+				assert.Equal(t, v1alpha1.ReasonJobNameConflict, progressing.Reason)
+				assertEvents(t, got, v1alpha1.ReasonJobNameConflict)
 			},
 		},
 		"running-job-deleted-fails-step": {
-			reason: "A started step whose Job vanished fails as JobDeleted (after a live read confirms), and is not run twice.",
+			reason: "A started step whose Job vanished (the reconciler confirms it with a live read before rendering) fails as JobDeleted, and is not run twice.",
 			check: func(t *testing.T, got render.Desired) {
 				assert.Empty(t, got.Jobs)
-				assert.True(t, got.ConfirmWithLiveRead)
 				assert.Equal(t, "Job 0 failed: JobDeleted", meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionFailed).Message)
 			},
 		},
@@ -159,19 +159,19 @@ func TestRenderGolden(t *testing.T) {
 				assert.Empty(t, got.Jobs)
 				assert.Equal(t, v1alpha1.PhasePending, got.Status.Steps[1].Phase)
 				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Steps[0].Phase)
-				unavailable := meta.FindStatusCondition(got.Status.Conditions, render.ConditionResourcesUnavailable)
+				unavailable := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionResourcesUnavailable)
 				require.NotNil(t, unavailable)
 				assert.Equal(t, "ServiceAccountNotFound", unavailable.Reason)
 				assert.True(t, meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionReconciling), "kstatus keeps it InProgress: it recovers by itself")
 				assert.Nil(t, meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionStalled))
-				assertEvents(t, got, render.EventStepSucceeded, "ServiceAccountNotFound")
+				assertEvents(t, got, v1alpha1.EventStepSucceeded, "ServiceAccountNotFound")
 			},
 		},
 		"resources-available-again-clears-condition": {
 			reason: "Once the cause is fixed, the next step starts and ResourcesUnavailable is removed.",
 			check: func(t *testing.T, got render.Desired) {
 				require.Len(t, got.Jobs, 1)
-				assert.Nil(t, meta.FindStatusCondition(got.Status.Conditions, render.ConditionResourcesUnavailable))
+				assert.Nil(t, meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionResourcesUnavailable))
 			},
 		},
 		"reconciliation-error-sets-failed-condition": {
@@ -183,9 +183,155 @@ func TestRenderGolden(t *testing.T) {
 				assert.Equal(t, metav1.ConditionTrue, failed.Status)
 				assert.Equal(t, "ReconciliationError", failed.Reason)
 				assert.NotEqual(t, v1alpha1.PhaseFailed, got.Status.Phase, "the run itself has not failed")
-				assertEvents(t, got, render.EventReconciliationFailed)
+				assertEvents(t, got, v1alpha1.EventReconciliationFailed)
 			},
 		},
+		"insert-before-running-step": {
+			reason: "Spec [a b c] with a done and b running becomes [x a b c]: once b completes, x starts next as Job pipeline-2; b never runs again.",
+			check: func(t *testing.T, got render.Desired) {
+				require.Len(t, got.Jobs, 1)
+				assert.Equal(t, "pipeline-2", *got.Jobs[0].Name)
+				assert.Equal(t, "x", got.Jobs[0].Labels[v1alpha1.LabelStepName])
+				assert.Equal(t, []string{"a", "b", "x", "c"}, stepNames(got))
+				assert.Equal(t, "2/4", got.Status.Progress.Summary)
+				assertEvents(t, got, v1alpha1.EventSpecChanged, v1alpha1.EventStepSucceeded, v1alpha1.EventStepStarted)
+			},
+		},
+		"insert-after-running-step": {
+			reason: "Spec [a b c] with b running becomes [a b y c]: once b completes, y starts before c.",
+			check: func(t *testing.T, got render.Desired) {
+				require.Len(t, got.Jobs, 1)
+				assert.Equal(t, "y", got.Jobs[0].Labels[v1alpha1.LabelStepName])
+				assert.Equal(t, []string{"a", "b", "y", "c"}, stepNames(got))
+			},
+		},
+		"remove-running-step": {
+			reason: "Spec [a b c] with b running becomes [a c]: b finishes and keeps its record; c is still pending.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Empty(t, got.Jobs, "nothing starts while b runs")
+				assert.Equal(t, []string{"a", "b", "c"}, stepNames(got))
+				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Steps[1].Phase)
+				assert.Equal(t, v1alpha1.PhasePending, got.Status.Steps[2].Phase)
+				assertEvents(t, got, v1alpha1.EventSpecChanged)
+			},
+		},
+		"remove-pending-step": {
+			reason: "Spec [a b c] with b running becomes [a b]: when b completes the run succeeds; c never runs.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Empty(t, got.Jobs)
+				assert.Equal(t, []string{"a", "b"}, stepNames(got))
+				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Phase)
+				assert.Equal(t, "all 2 steps succeeded", meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionAvailable).Message)
+			},
+		},
+		"reorder-pending-steps": {
+			reason: "Spec [a b c d] with b running becomes [a b d c]: the remaining steps run in the new order.",
+			check: func(t *testing.T, got render.Desired) {
+				require.Len(t, got.Jobs, 1)
+				assert.Equal(t, "d", got.Jobs[0].Labels[v1alpha1.LabelStepName])
+				assert.Equal(t, []string{"a", "b", "d", "c"}, stepNames(got))
+			},
+		},
+		"rename-running-step": {
+			reason: "A rename is a removal plus an addition: b (running) finishes, then b2 starts; b never runs again.",
+			check: func(t *testing.T, got render.Desired) {
+				require.Len(t, got.Jobs, 1)
+				assert.Equal(t, "b2", got.Jobs[0].Labels[v1alpha1.LabelStepName])
+				assert.Equal(t, []string{"a", "b", "b2", "c"}, stepNames(got))
+			},
+		},
+		"append-to-finished-run": {
+			reason: "A finished run is final: appending a step to a Succeeded run starts nothing, observedGeneration follows the edit, and a warning says so.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Empty(t, got.Jobs)
+				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Phase)
+				assert.Equal(t, []string{"a", "b"}, stepNames(got))
+				assert.Equal(t, int64(2), got.Status.ObservedGeneration)
+				assertEvents(t, got, v1alpha1.EventSpecChanged)
+			},
+		},
+		"re-added-step-does-not-run-twice": {
+			reason: "b was removed while running and re-added before it finished: once it completes, c starts, and b is not pending again.",
+			check: func(t *testing.T, got render.Desired) {
+				require.Len(t, got.Jobs, 1)
+				assert.Equal(t, "c", got.Jobs[0].Labels[v1alpha1.LabelStepName])
+				assert.Equal(t, []string{"a", "b", "c"}, stepNames(got))
+			},
+		},
+		"job-without-status-entry-is-recognised": {
+			reason: "The controller created b's Job and crashed before writing status: the Job's labels name its step, so b is Running, nothing is created, and b's start is announced once now.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Empty(t, got.Jobs)
+				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Steps[1].Phase)
+				assert.Equal(t, "pipeline-1", got.Status.Steps[1].JobName)
+				assert.Equal(t, []string{"a", "b", "c"}, stepNames(got))
+				assertEvents(t, got, v1alpha1.EventStepSucceeded, v1alpha1.EventStepStarted)
+			},
+		},
+		"dry-run-rejection-fails-run": {
+			reason: "A step the apiserver rejects in a server-side dry-run fails the run before step 0 starts: InvalidStep, Stalled, the apiserver's words, no Job.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Empty(t, got.Jobs)
+				assert.Equal(t, v1alpha1.PhaseFailed, got.Status.Phase)
+				failed := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionFailed)
+				require.NotNil(t, failed)
+				assert.Equal(t, v1alpha1.ReasonInvalidStep, failed.Reason)
+				assert.Contains(t, failed.Message, "step 1 (migrate) is invalid")
+				assert.Contains(t, failed.Message, "spec.template.spec.containers[0].image: Required value")
+				assert.True(t, meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionStalled))
+				assert.Equal(t, ptr.To[int32](1), got.Status.Progress.FailedIndex)
+				assert.Equal(t, v1alpha1.ReasonInvalidStep, got.Status.Progress.FailureReason)
+				assert.Zero(t, got.Status.State.Active)
+				assertEvents(t, got, v1alpha1.ReasonInvalidStep)
+			},
+		},
+		"job-create-rejected-fails-step": {
+			reason: "A Job create the apiserver rejects as invalid fails that step with JobRejected: no retry loop.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Empty(t, got.Jobs)
+				assert.Equal(t, v1alpha1.PhaseFailed, got.Status.Phase)
+				assert.Equal(t, v1alpha1.ReasonJobRejected, meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionFailed).Reason)
+				assert.Equal(t, v1alpha1.ReasonJobRejected, got.Status.Steps[1].Reason)
+				assert.Nil(t, got.Problem, "nothing to retry")
+			},
+		},
+		"complete-job-being-deleted-keeps-result": {
+			reason: "A Job deleted the moment it completed is held by the step-result finalizer: its step is Succeeded and then the finalizer is released.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Steps[0].Phase)
+				assert.Equal(t, []string{"pipeline-0"}, got.Release)
+				require.Len(t, got.Jobs, 1, "the next step starts")
+			},
+		},
+		"running-job-being-deleted-fails-step": {
+			reason: "A Job deleted before it finished fails its step as JobDeleted, and the finalizer is released so the deletion completes.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Empty(t, got.Jobs)
+				assert.Equal(t, v1alpha1.ReasonJobDeleted, got.Status.Steps[0].Reason)
+				assert.Equal(t, []string{"pipeline-0"}, got.Release)
+			},
+		},
+		"invalid-edit-mid-run-fails-run": {
+			reason: "An edit that adds an invalid step while step 0 runs fails the run at once; step 0's Job is left to finish and nothing else starts.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Empty(t, got.Jobs)
+				assert.Equal(t, v1alpha1.PhaseFailed, got.Status.Phase)
+				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Steps[0].Phase)
+				assert.Equal(t, ptr.To[int32](2), got.Status.Progress.FailedIndex)
+			},
+		},
+		"finalizer-released-once-result-recorded": {
+			reason: "A finished step's Job keeps the step-result finalizer only until status records the result.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.False(t, got.StatusChanged)
+				assert.Equal(t, []string{"pipeline-0"}, got.Release)
+			},
+		},
+	}
+	entries, err := os.ReadDir("testdata")
+	require.NoError(t, err)
+	for _, e := range entries {
+		assert.Contains(t, cases, e.Name(), "testdata/%s has no case in this table: every golden case states what it is for", e.Name())
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -201,6 +347,14 @@ func TestRenderGolden(t *testing.T) {
 			tc.check(t, got)
 		})
 	}
+}
+
+func stepNames(got render.Desired) []string {
+	var out []string
+	for _, s := range got.Status.Steps {
+		out = append(out, s.Name)
+	}
+	return out
 }
 
 func assertEvents(t *testing.T, got render.Desired, reasons ...string) {

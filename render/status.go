@@ -10,31 +10,6 @@ import (
 	sjac "example.com/sequentialjob/apis/batch/v1alpha1/applyconfiguration/batch/v1alpha1"
 )
 
-// Condition reasons.
-const (
-	ReasonStepRunning     = "StepRunning"
-	ReasonCompleted       = "Completed"
-	ReasonJobFailed       = "JobFailed"
-	ReasonNoFailure       = "NoFailure"
-	ReasonJobNameConflict = "JobNameConflict"
-	// ReasonReconciliationError is the Failed condition's reason while the
-	// controller cannot act for an unexpected error (the seed's).
-	ReasonReconciliationError = "ReconciliationError"
-)
-
-// ConditionResourcesUnavailable is the seed's runtime-validation condition:
-// something only the cluster knows keeps the next step from starting.
-// Present only while True.
-const ConditionResourcesUnavailable = "ResourcesUnavailable"
-
-// presentOnlyWhileTrue are the conditions that tools read as "abnormal-true"
-// (kstatus's Reconciling and Stalled) or that only explain a wait.
-var presentOnlyWhileTrue = map[string]bool{
-	v1alpha1.ConditionReconciling: true,
-	v1alpha1.ConditionStalled:     true,
-	ConditionResourcesUnavailable: true,
-}
-
 // runStatus is the whole status for the plan: phase, counts, progress and
 // conditions, in the seed's shape.
 func runStatus(sj *v1alpha1.SequentialJob, plan stepPlan, now metav1.Time) v1alpha1.SequentialJobStatus {
@@ -43,7 +18,7 @@ func runStatus(sj *v1alpha1.SequentialJob, plan stepPlan, now metav1.Time) v1alp
 		Steps:              plan.steps,
 		Conditions:         cloneConditions(sj.Status.Conditions),
 	}
-	total := len(plan.steps)
+	var last *metav1.Time
 	for i, step := range plan.steps {
 		switch step.Phase {
 		case v1alpha1.PhaseRunning:
@@ -57,14 +32,17 @@ func runStatus(sj *v1alpha1.SequentialJob, plan stepPlan, now metav1.Time) v1alp
 		if step.StartTime != nil && (status.StartTime == nil || step.StartTime.Before(status.StartTime)) {
 			status.StartTime = step.StartTime
 		}
+		if step.CompletionTime != nil && (last == nil || last.Before(step.CompletionTime)) {
+			last = step.CompletionTime
+		}
 	}
+	total := len(plan.steps)
 	status.Progress.Summary = fmt.Sprintf("%d/%d", status.State.Succeeded, total)
 	if plan.current != nil {
 		status.Progress.CurrentIndex = int32(plan.current.index)
 		status.Progress.CurrentStep = plan.current.name
 	}
 
-	conditions := runConditions(plan, total)
 	switch {
 	case plan.failed != nil:
 		status.Phase = v1alpha1.PhaseFailed
@@ -74,94 +52,76 @@ func runStatus(sj *v1alpha1.SequentialJob, plan stepPlan, now metav1.Time) v1alp
 		status.CompletionTime = plan.steps[plan.failed.index].CompletionTime
 	case total > 0 && int(status.State.Succeeded) == total:
 		status.Phase = v1alpha1.PhaseSucceeded
-		status.CompletionTime = plan.steps[total-1].CompletionTime
+		status.CompletionTime = last
 	case status.State.Active > 0:
 		status.Phase = v1alpha1.PhaseRunning
 	default:
 		status.Phase = v1alpha1.PhasePending
 	}
-
-	for _, c := range conditions {
-		if c.Status == metav1.ConditionFalse && presentOnlyWhileTrue[c.Type] {
-			meta.RemoveStatusCondition(&status.Conditions, c.Type)
-			continue
-		}
-		c.ObservedGeneration = sj.Generation
-		c.LastTransitionTime = now
-		meta.SetStatusCondition(&status.Conditions, c)
-	}
+	setConditions(&status, runConditions(plan, status), sj.Generation, now)
 	return status
 }
 
-// runConditions are the conditions for the plan. Failed, Progressing and
-// Available are the seed's; Reconciling and Stalled are kstatus's.
-func runConditions(plan stepPlan, total int) []metav1.Condition {
-	cond := func(t string, ok bool, reason, msg string) metav1.Condition {
-		s := metav1.ConditionFalse
-		if ok {
-			s = metav1.ConditionTrue
-		}
-		return metav1.Condition{Type: t, Status: s, Reason: reason, Message: msg}
-	}
-	notUnavailable := cond(ConditionResourcesUnavailable, false, "", "")
+// outcome is one row of the conditions table: where the run stands, and
+// which of the conditions hold.
+type outcome struct {
+	reason, message                                      string
+	failed, progressing, available, reconciling, stalled bool
+	// failedMessage, when set, is the Failed condition's message instead
+	// of message: the apiserver's error as it is, for a reconciliation error.
+	failedMessage string
+	// unavailable is the ResourcesUnavailable condition's reason and
+	// message, for a step held back by something only the cluster knows.
+	unavailable *Problem
+}
+
+// runConditions picks the plan's row. Failed, Progressing and Available are
+// the seed's; Reconciling and Stalled are kstatus's.
+func runConditions(plan stepPlan, status v1alpha1.SequentialJobStatus) outcome {
 	switch {
 	case plan.failed != nil:
-		step := plan.steps[plan.failed.index]
-		msg := FailureMessage(plan.failed.index, step.Reason)
-		return []metav1.Condition{
-			cond(v1alpha1.ConditionFailed, true, ReasonJobFailed, msg),
-			cond(v1alpha1.ConditionProgressing, false, ReasonJobFailed, msg),
-			cond(v1alpha1.ConditionAvailable, false, ReasonJobFailed, msg),
-			cond(v1alpha1.ConditionReconciling, false, ReasonJobFailed, ""),
-			cond(v1alpha1.ConditionStalled, true, ReasonJobFailed, msg),
-			notUnavailable,
-		}
+		reason, msg := failureText(plan.failed.index, plan.steps[plan.failed.index])
+		return outcome{reason: reason, message: msg, failed: true, stalled: true}
 	case plan.conflict != nil:
 		msg := fmt.Sprintf("step %d (%s) cannot start: Job %s exists and is not controlled by this SequentialJob; delete or rename that Job",
 			plan.conflict.index, plan.conflict.name, plan.conflict.job)
-		return []metav1.Condition{
-			cond(v1alpha1.ConditionFailed, false, ReasonNoFailure, ""),
-			cond(v1alpha1.ConditionProgressing, false, ReasonJobNameConflict, msg),
-			cond(v1alpha1.ConditionAvailable, false, ReasonJobNameConflict, msg),
-			cond(v1alpha1.ConditionReconciling, false, ReasonJobNameConflict, ""),
-			cond(v1alpha1.ConditionStalled, true, ReasonJobNameConflict, msg),
-			notUnavailable,
-		}
+		return outcome{reason: v1alpha1.ReasonJobNameConflict, message: msg, stalled: true}
 	case plan.problem != nil:
 		p := plan.problem
 		msg := fmt.Sprintf("step %d (%s) is waiting: %s", plan.current.index, plan.current.name, p.Message)
-		out := []metav1.Condition{
-			cond(v1alpha1.ConditionProgressing, false, p.Reason, msg),
-			cond(v1alpha1.ConditionAvailable, false, p.Reason, msg),
-			// Reconciling, not Stalled: the controller retries on its own.
-			cond(v1alpha1.ConditionReconciling, true, p.Reason, msg),
-			cond(v1alpha1.ConditionStalled, false, p.Reason, ""),
-		}
+		// Reconciling, not Stalled: the controller retries on its own.
+		o := outcome{reason: p.Reason, message: msg, reconciling: true}
 		if p.ConditionType == v1alpha1.ConditionFailed {
-			return append(out, cond(v1alpha1.ConditionFailed, true, p.Reason, p.Message), notUnavailable)
+			o.failed, o.failedMessage = true, p.Message
+		} else {
+			o.unavailable = p
 		}
-		return append(out, cond(v1alpha1.ConditionFailed, false, ReasonNoFailure, ""), cond(ConditionResourcesUnavailable, true, p.Reason, p.Message))
-	case plan.current == nil || countPhase(plan, v1alpha1.PhaseSucceeded) == total:
-		msg := fmt.Sprintf("all %d steps succeeded", total)
-		return []metav1.Condition{
-			cond(v1alpha1.ConditionFailed, false, ReasonNoFailure, ""),
-			cond(v1alpha1.ConditionProgressing, false, ReasonCompleted, msg),
-			cond(v1alpha1.ConditionAvailable, true, ReasonCompleted, msg),
-			cond(v1alpha1.ConditionReconciling, false, ReasonCompleted, ""),
-			cond(v1alpha1.ConditionStalled, false, ReasonCompleted, ""),
-			notUnavailable,
-		}
+		return o
+	case status.Phase == v1alpha1.PhaseSucceeded:
+		msg := fmt.Sprintf("all %d steps succeeded", len(plan.steps))
+		return outcome{reason: v1alpha1.ReasonCompleted, message: msg, available: true}
+	case plan.current == nil:
+		return outcome{reason: v1alpha1.ReasonStepRunning, message: "no step to run", progressing: true, reconciling: true}
 	default:
-		msg := fmt.Sprintf("step %d (%s) is running as Job %s; %d of %d steps succeeded", plan.current.index, plan.current.name, plan.current.job, countPhase(plan, v1alpha1.PhaseSucceeded), total)
-		return []metav1.Condition{
-			cond(v1alpha1.ConditionFailed, false, ReasonNoFailure, ""),
-			cond(v1alpha1.ConditionProgressing, true, ReasonStepRunning, msg),
-			cond(v1alpha1.ConditionAvailable, false, ReasonStepRunning, msg),
-			cond(v1alpha1.ConditionReconciling, true, ReasonStepRunning, msg),
-			cond(v1alpha1.ConditionStalled, false, ReasonStepRunning, ""),
-			notUnavailable,
-		}
+		msg := fmt.Sprintf("step %d (%s) is running as Job %s; %d of %d steps succeeded",
+			plan.current.index, plan.current.name, plan.current.job, status.State.Succeeded, len(plan.steps))
+		return outcome{reason: v1alpha1.ReasonStepRunning, message: msg, progressing: true, reconciling: true}
 	}
+}
+
+// failureText is the failed condition's reason and message for a failed
+// step: the seed's "Job 1 failed: BackoffLimitExceeded" when its Job
+// failed, or why it never got one.
+func failureText(index int, step v1alpha1.StepStatus) (reason, message string) {
+	switch step.Reason {
+	case v1alpha1.ReasonInvalidStep:
+		return step.Reason, fmt.Sprintf("step %d (%s) is invalid, so the run stopped before it: %s", index, step.Name, step.Message)
+	case v1alpha1.ReasonJobRejected:
+		return step.Reason, fmt.Sprintf("step %d (%s) failed: the apiserver rejected its Job %s: %s", index, step.Name, step.JobName, step.Message)
+	case v1alpha1.ReasonStepLimitExceeded:
+		return step.Reason, fmt.Sprintf("step %d (%s) cannot start: %s", index, step.Name, step.Message)
+	}
+	return v1alpha1.ReasonJobFailed, FailureMessage(index, step.Reason)
 }
 
 // FailureMessage is the seed's failure message: "Job 1 failed: BackoffLimitExceeded".
@@ -169,14 +129,52 @@ func FailureMessage(index int, reason string) string {
 	return fmt.Sprintf("Job %d failed: %s", index, reason)
 }
 
-func countPhase(plan stepPlan, phase v1alpha1.Phase) int {
-	n := 0
-	for _, s := range plan.steps {
-		if s.Phase == phase {
-			n++
+// presentOnlyWhileTrue are the conditions that tools read as "abnormal-true"
+// (kstatus's Reconciling and Stalled) or that only explain a wait.
+var presentOnlyWhileTrue = map[string]bool{
+	v1alpha1.ConditionReconciling:          true,
+	v1alpha1.ConditionStalled:              true,
+	v1alpha1.ConditionResourcesUnavailable: true,
+}
+
+// setConditions writes the row with meta.SetStatusCondition, which keeps
+// lastTransitionTime while a condition's status holds.
+func setConditions(status *v1alpha1.SequentialJobStatus, o outcome, generation int64, now metav1.Time) {
+	failedReason, failedMessage := v1alpha1.ReasonNoFailure, ""
+	if o.failed {
+		failedReason, failedMessage = o.reason, o.message
+		if o.failedMessage != "" {
+			failedMessage = o.failedMessage
 		}
 	}
-	return n
+	conditions := []metav1.Condition{
+		cond(v1alpha1.ConditionFailed, o.failed, failedReason, failedMessage),
+		cond(v1alpha1.ConditionProgressing, o.progressing, o.reason, o.message),
+		cond(v1alpha1.ConditionAvailable, o.available, o.reason, o.message),
+		cond(v1alpha1.ConditionReconciling, o.reconciling, o.reason, o.message),
+		cond(v1alpha1.ConditionStalled, o.stalled, o.reason, o.message),
+		cond(v1alpha1.ConditionResourcesUnavailable, o.unavailable != nil, "", ""),
+	}
+	if o.unavailable != nil {
+		conditions[5].Reason, conditions[5].Message = o.unavailable.Reason, o.unavailable.Message
+	}
+	for _, c := range conditions {
+		if c.Status == metav1.ConditionFalse && presentOnlyWhileTrue[c.Type] {
+			meta.RemoveStatusCondition(&status.Conditions, c.Type)
+			continue
+		}
+		c.ObservedGeneration = generation
+		c.LastTransitionTime = now
+		meta.SetStatusCondition(&status.Conditions, c)
+	}
+}
+
+func cond(t string, ok bool, reason, msg string) metav1.Condition {
+	s := metav1.ConditionFalse
+	if ok {
+		s = metav1.ConditionTrue
+	}
+	return metav1.Condition{Type: t, Status: s, Reason: reason, Message: msg}
 }
 
 func cloneConditions(in []metav1.Condition) []metav1.Condition {

@@ -47,6 +47,8 @@ SequentialJob and the Jobs it already has, with no cluster, and prints as YAML:
   jobs           the Jobs the controller would create next (server-side apply intents)
   status         the whole status it would write
   statusChanged  false when that status equals the one in the file (nothing is written)
+  release        the Jobs whose step-result finalizer it would remove
+  transitions    the step and run phase changes
   events         the events it would record
 
 The SequentialJob is first checked against the CRD's schema and CEL rules, as
@@ -78,16 +80,6 @@ is at generation 1, as after its creation; without a namespace it is in
 	cmd.Flags().StringVarP(&o.namespace, "namespace", "n", "default", "the namespace of a SequentialJob that names none")
 	_ = cmd.MarkFlagRequired("filename")
 	return cmd
-}
-
-// renderOutput is what render prints, in this order.
-type renderOutput struct {
-	Jobs                any                          `json:"jobs"`
-	Status              v1alpha1.SequentialJobStatus `json:"status"`
-	StatusChanged       bool                         `json:"statusChanged"`
-	Events              []render.Event               `json:"events"`
-	Blocked             bool                         `json:"blocked,omitempty"`
-	ConfirmWithLiveRead bool                         `json:"confirmWithLiveRead,omitempty"`
 }
 
 func runRender(o renderOptions, clock func() time.Time) ([]byte, error) {
@@ -124,51 +116,13 @@ func runRender(o renderOptions, clock func() time.Time) ([]byte, error) {
 	}
 	adoptUID(sj, jobs)
 
-	got := render.Render(sj, jobs, now)
-
-	jobsOut := any([]any{})
-	if len(got.Jobs) > 0 {
-		jobsOut = got.Jobs
+	got := render.Render(render.Observed{SequentialJob: sj, Jobs: jobs}, now)
+	out, err := got.MarshalYAML()
+	if err != nil {
+		return nil, err
 	}
-	events := got.Events
-	if events == nil {
-		events = []render.Event{}
-	}
-	out := renderOutput{
-		Jobs: jobsOut, Status: got.Status, StatusChanged: got.StatusChanged, Events: events,
-		Blocked: got.Blocked, ConfirmWithLiveRead: got.ConfirmWithLiveRead,
-	}
-	return marshalOrdered(out, fmt.Sprintf("# sequentialjob render %s/%s at %s\n", sj.Namespace, sj.Name, now.UTC().Format(time.RFC3339)))
-}
-
-// marshalOrdered prints out's fields in declaration order (sigs.k8s.io/yaml
-// sorts keys), each field's value as sigs.k8s.io/yaml prints it.
-func marshalOrdered(out renderOutput, header string) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteString(header)
-	sections := []struct {
-		key   string
-		value any
-		keep  bool
-	}{
-		{"jobs", out.Jobs, true},
-		{"status", out.Status, true},
-		{"statusChanged", out.StatusChanged, true},
-		{"events", out.Events, true},
-		{"blocked", out.Blocked, out.Blocked},
-		{"confirmWithLiveRead", out.ConfirmWithLiveRead, out.ConfirmWithLiveRead},
-	}
-	for _, s := range sections {
-		if !s.keep {
-			continue
-		}
-		data, err := yaml.Marshal(map[string]any{s.key: s.value})
-		if err != nil {
-			return nil, fmt.Errorf("printing %s: %w", s.key, err)
-		}
-		buf.Write(data)
-	}
-	return buf.Bytes(), nil
+	header := fmt.Sprintf("# sequentialjob render %s/%s at %s\n", sj.Namespace, sj.Name, now.UTC().Format(time.RFC3339))
+	return append([]byte(header), out...), nil
 }
 
 func readInput(name string) ([]byte, error) {

@@ -260,12 +260,12 @@ func (r *jobRecorder) observe(typ watch.EventType, job *batchv1.Job) {
 	}
 	r.created = append(r.created, createdJob{name: job.Name, uid: job.UID})
 	// A new step Job: every earlier step's Job must already be Complete.
-	index, err := strconv.Atoi(job.Labels[render.LabelStepIndex])
+	index, err := strconv.Atoi(job.Labels[v1alpha1.LabelStepIndex])
 	if err != nil {
-		r.violations = append(r.violations, fmt.Sprintf("Job %s has no valid %s label", job.Name, render.LabelStepIndex))
+		r.violations = append(r.violations, fmt.Sprintf("Job %s has no valid %s label", job.Name, v1alpha1.LabelStepIndex))
 		return
 	}
-	sjName := job.Labels[render.LabelSequentialJob]
+	sjName := job.Labels[v1alpha1.LabelSequentialJob]
 	for i := 0; i < index; i++ {
 		earlier := r.jobs[render.JobName(sjName, i)]
 		if earlier == nil || !jobCondition(earlier, batchv1.JobComplete) {
@@ -278,10 +278,10 @@ func (r *jobRecorder) observe(typ watch.EventType, job *batchv1.Job) {
 // checkActive records a violation when more than one step Job of the same
 // SequentialJob is unfinished.
 func (r *jobRecorder) checkActive(changed *batchv1.Job) {
-	sjName := changed.Labels[render.LabelSequentialJob]
+	sjName := changed.Labels[v1alpha1.LabelSequentialJob]
 	var active []string
 	for _, j := range r.jobs {
-		if j.Labels[render.LabelSequentialJob] == sjName && !jobFinished(j) {
+		if j.Labels[v1alpha1.LabelSequentialJob] == sjName && !jobFinished(j) {
 			active = append(active, j.Name)
 		}
 	}

@@ -77,10 +77,10 @@ func TestSeedExample(t *testing.T) {
 	require.NoError(t, k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name + "-0"}, job))
 	require.True(t, jobCondition(job, batchv1.JobComplete))
 	require.Equal(t, map[string]string{
-		render.LabelSequentialJob: name,
-		render.LabelStepIndex:     "0",
-		render.LabelStepName:      "step1",
-	}, pick(job.Labels, render.LabelSequentialJob, render.LabelStepIndex, render.LabelStepName))
+		v1alpha1.LabelSequentialJob: name,
+		v1alpha1.LabelStepIndex:     "0",
+		v1alpha1.LabelStepName:      "step1",
+	}, pick(job.Labels, v1alpha1.LabelSequentialJob, v1alpha1.LabelStepIndex, v1alpha1.LabelStepName))
 	owner := metav1.GetControllerOf(job)
 	require.NotNil(t, owner, "the Job has a controller reference")
 	require.Equal(t, sj.UID, owner.UID)
@@ -220,13 +220,13 @@ func TestSpecChangeMidRun(t *testing.T) {
 	require.Equal(t, first.UID, done.UID, "the running Job was replaced")
 	require.Equal(t, []string{"sh", "-c", "echo v1 first"}, done.Spec.Template.Spec.Containers[0].Command)
 	require.True(t, jobCondition(done, batchv1.JobComplete))
-	require.Equal(t, "1", done.Annotations[render.AnnotationSpecGeneration])
+	require.Equal(t, "1", done.Annotations[v1alpha1.AnnotationSpecGeneration])
 
 	// The next step's Job carries the new command.
 	next := &batchv1.Job{}
 	require.NoError(t, k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name + "-1"}, next))
 	require.Equal(t, []string{"sh", "-c", "echo v2 second"}, next.Spec.Template.Spec.Containers[0].Command)
-	require.Equal(t, "2", next.Annotations[render.AnnotationSpecGeneration])
+	require.Equal(t, "2", next.Annotations[v1alpha1.AnnotationSpecGeneration])
 	require.Equal(t, []string{name + "-0", name + "-1"}, jobs.createdNames())
 }
 

@@ -11,7 +11,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"example.com/sequentialjob/render"
+	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 	"example.com/sequentialjob/test/localcluster"
 )
 
@@ -45,14 +45,14 @@ func TestSimulationAnnotations(t *testing.T) {
 			name:        "step-exit-code",
 			reason:      "the step's own annotation wins over the one for every step",
 			annotations: map[string]string{localcluster.AnnotationExitCode + ".migrate": "3", localcluster.AnnotationExitCode: "0"},
-			labels:      map[string]string{render.LabelStepName: "migrate"},
+			labels:      map[string]string{v1alpha1.LabelStepName: "migrate"},
 			wantPhase:   corev1.PodFailed, wantExit: 3,
 		},
 		{
 			name:        "other-step-exit-code",
 			reason:      "another step's annotation does not apply",
 			annotations: map[string]string{localcluster.AnnotationExitCode + ".migrate": "3"},
-			labels:      map[string]string{render.LabelStepName: "prepare"},
+			labels:      map[string]string{v1alpha1.LabelStepName: "prepare"},
 			wantPhase:   corev1.PodSucceeded, wantExit: 0,
 		},
 		{

@@ -155,7 +155,7 @@ func writeRenderedStatus(t *testing.T, env *testenv.Env, live *unstructured.Unst
 	t.Helper()
 	sj := &v1alpha1.SequentialJob{}
 	require.NoError(t, env.Client.Get(context.Background(), client.ObjectKeyFromObject(live), sj))
-	got := render.Render(sj, nil, time.Now())
+	got := render.Render(render.Observed{SequentialJob: sj}, time.Now())
 	require.NoError(t, env.Client.Status().Apply(context.Background(), got.StatusApply,
 		client.FieldOwner("sequentialjob-controller"), client.ForceOwnership))
 }

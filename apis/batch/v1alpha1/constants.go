@@ -1,0 +1,137 @@
+package v1alpha1
+
+// The API's identity: what users select on, the conditions and reasons they
+// read, and the size limits. Kubebuilder markers cannot reference constants,
+// so the markers repeat these numbers; config/crd's tests check that the
+// generated CRD agrees with them.
+
+// Size limits.
+const (
+	// MaxSteps bounds spec.containers. It keeps the CEL cost estimate of the
+	// list rules within budget and leaves room for the step index in Job names.
+	MaxSteps = 64
+
+	// MaxStartedSteps bounds how many steps one run may start. Edits can add
+	// steps while a run goes on; without a bound the run's record (and the
+	// "-<index>" of its Job names) would grow without end. A run that would
+	// start one more fails with ReasonStepLimitExceeded.
+	MaxStartedSteps = MaxSteps
+
+	// MaxRecordedSteps bounds status.steps: the started steps, then the
+	// pending steps of the current spec.
+	MaxRecordedSteps = MaxStartedSteps + MaxSteps
+
+	// MaxNameLength leaves room for "-<index>" (at most "-63") inside the 63
+	// characters a Job name may have, because the Job controller copies the
+	// Job name into a label on every pod.
+	MaxNameLength = 60
+
+	// MaxJobNameLength is 63, not 253: the Job controller copies the Job
+	// name into the batch.kubernetes.io/job-name label of every pod.
+	MaxJobNameLength = 63
+
+	// MaxStepNameLength is a container name's limit (a DNS label).
+	MaxStepNameLength = 63
+
+	// MaxVolumes bounds spec.template.spec.volumes, and MaxVolumeMounts the
+	// volumeMounts of each step. The CRD rule that every volumeMount names a
+	// template volume costs steps x mounts x volumes in CEL: with these
+	// bounds the largest object costs ~0.7M, within the apiserver's runtime
+	// limit of 1M per rule, so no valid object is rejected for cost. Pods
+	// have no such limits, but real ones stay far below them.
+	MaxVolumes      = 128
+	MaxVolumeMounts = 64
+
+	// MaxVolumeNameLength bounds the names of template volumes and of
+	// volumeMounts: a volume name is a DNS label, which pods enforce, and a
+	// mount names a volume. Without it the CEL cost estimator assumes names
+	// of megabytes.
+	MaxVolumeNameLength = 63
+
+	// MaxInitContainers bounds spec.template.spec.initContainers, so that
+	// the Immutable rule can compare their order within the CEL cost budget.
+	MaxInitContainers = 64
+)
+
+// Labels and annotations the controller puts on every step Job and its pods.
+const (
+	// LabelSequentialJob carries the owning SequentialJob's name. The
+	// controller lists and caches Jobs by it.
+	LabelSequentialJob = "batch.example.com/sequentialjob"
+	// LabelStepIndex carries the index of the step's entry in status.steps,
+	// which is also the "-<index>" of its Job name.
+	LabelStepIndex = "batch.example.com/step-index"
+	// LabelStepName carries the step's name (its container's name): a step's
+	// identity. A Job created just before a crash is recognised by it.
+	LabelStepName = "batch.example.com/step-name"
+	// AnnotationSpecGeneration records the SequentialJob generation a Job was
+	// rendered from, so a spec change mid-run can be traced per step.
+	AnnotationSpecGeneration = "batch.example.com/spec-generation"
+)
+
+// Finalizers.
+const (
+	// FinalizerCleanup holds a SequentialJob until its Jobs are gone.
+	FinalizerCleanup = "batch.example.com/sequentialjob-cleanup"
+	// FinalizerStepResult holds a step's Job until the controller has
+	// recorded its result in status, so a Job deleted the moment it finishes
+	// (ttlSecondsAfterFinished: 0, a person, a backlog) still tells how it
+	// ended. The Job controller does the same with its pods.
+	FinalizerStepResult = "batch.example.com/step-result"
+)
+
+// Condition types. Available, Progressing and Failed are the seed's;
+// Reconciling and Stalled are what kstatus (Flux) reads, present only while
+// they are True; ResourcesUnavailable is the seed's runtime-validation
+// condition, present only while something only the cluster knows keeps the
+// next step from starting.
+const (
+	ConditionAvailable            = "Available"
+	ConditionProgressing          = "Progressing"
+	ConditionFailed               = "Failed"
+	ConditionReconciling          = "Reconciling"
+	ConditionStalled              = "Stalled"
+	ConditionResourcesUnavailable = "ResourcesUnavailable"
+)
+
+// Reasons of conditions, of step records and of events.
+const (
+	ReasonStepRunning = "StepRunning"
+	ReasonCompleted   = "Completed"
+	ReasonNoFailure   = "NoFailure"
+	ReasonJobCreated  = "JobCreated"
+	// ReasonJobFailed: a step's Job reached Failed (the seed's).
+	ReasonJobFailed = "JobFailed"
+	// ReasonJobDeleted ends a started step whose Job disappeared before it
+	// reached Complete or Failed. The step is not run again.
+	ReasonJobDeleted = "JobDeleted"
+	// ReasonInvalidStep: the apiserver rejected a server-side dry-run of a
+	// step's Job before it started, so the run failed before running it.
+	ReasonInvalidStep = "InvalidStep"
+	// ReasonJobRejected: the apiserver rejected the creation of a step's Job
+	// as invalid. It would be rejected again, so the run fails.
+	ReasonJobRejected = "JobRejected"
+	// ReasonStepLimitExceeded: edits would make the run start more than
+	// MaxStartedSteps steps.
+	ReasonStepLimitExceeded = "StepLimitExceeded"
+	// ReasonJobNameConflict: a Job with the step's Job name exists and is
+	// not controlled by this SequentialJob.
+	ReasonJobNameConflict = "JobNameConflict"
+	// ReasonReconciliationError is the Failed condition's reason while the
+	// controller cannot act for an unexpected error (the seed's). The run
+	// itself has not failed; the controller retries.
+	ReasonReconciliationError    = "ReconciliationError"
+	ReasonServiceAccountNotFound = "ServiceAccountNotFound"
+	ReasonQuotaExceeded          = "QuotaExceeded"
+	ReasonNamespaceTerminating   = "NamespaceTerminating"
+)
+
+// Event reasons that are not condition reasons.
+const (
+	EventStepStarted   = "StepStarted"
+	EventStepSucceeded = "StepSucceeded"
+	EventSpecChanged   = "SpecChanged"
+	// EventReconciliationFailed is the seed's event for unexpected errors.
+	EventReconciliationFailed = "ReconciliationFailed"
+	EventCleanup              = "Cleanup"
+)

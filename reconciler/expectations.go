@@ -1,0 +1,169 @@
+package reconciler
+
+import (
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
+)
+
+// expectationTimeout is how long a reconcile waits for the cache to show
+// this controller's own writes before it stops trusting the cache for that
+// SequentialJob and reads live. Watch events normally arrive within
+// milliseconds; the timeout covers an event that never comes (a Job
+// deleted before the informer saw it).
+const expectationTimeout = 15 * time.Second
+
+// expectations let a reconcile decide on the cache alone and still read its
+// own writes, as the kube Job controller's expectations do: the controller
+// remembers what it wrote, and a reconcile whose cache has not caught up
+// waits for the watch event that will bring it. Without them, a lagging
+// cache would repeat a transition (its event, its metric) or end a step
+// whose new Job it has not seen.
+//
+// A nil *expectations expects nothing: for a Reconciler whose Client reads
+// straight from the apiserver, as some tests build it.
+//
+// They live in memory. A restarted controller starts with none, and needs
+// none: its informers' first LIST is a consistent read that holds every
+// write of the previous process.
+type expectations struct {
+	mu    sync.Mutex
+	bySJ  map[types.UID]*expected
+	clock func() time.Time
+}
+
+type expected struct {
+	// resourceVersion is that of our last write to the SequentialJob.
+	resourceVersion uint64
+	// created are the Jobs we created that the cache has not shown yet.
+	created map[string]bool
+	// released are the Jobs whose step-result finalizer we removed while
+	// the cache may still show it.
+	released map[string]bool
+	since    time.Time
+}
+
+func newExpectations(clock func() time.Time) *expectations {
+	return &expectations{bySJ: map[types.UID]*expected{}, clock: clock}
+}
+
+func (e *expectations) get(uid types.UID) *expected {
+	x := e.bySJ[uid]
+	if x == nil {
+		x = &expected{created: map[string]bool{}, released: map[string]bool{}}
+		e.bySJ[uid] = x
+	}
+	x.since = e.clock()
+	return x
+}
+
+// wroteSequentialJob remembers the resourceVersion our write returned.
+func (e *expectations) wroteSequentialJob(uid types.UID, resourceVersion string) {
+	if e == nil {
+		return
+	}
+	rv, err := strconv.ParseUint(resourceVersion, 10, 64)
+	if err != nil {
+		return // not a number: nothing to compare with, the timeout decides
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	x := e.get(uid)
+	x.resourceVersion = max(x.resourceVersion, rv)
+}
+
+func (e *expectations) createdJob(uid types.UID, name string) {
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.get(uid).created[name] = true
+}
+
+func (e *expectations) releasedJob(uid types.UID, name string) {
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.get(uid).released[name] = true
+}
+
+// verdict says whether the cached sj and Jobs hold every write of ours.
+type verdict int
+
+const (
+	cacheCurrent verdict = iota // decide on the cache
+	cacheBehind                 // wait for the watch event
+	cacheStale                  // waited too long: read live
+)
+
+// check compares the cache with our writes, and forgets what it shows.
+func (e *expectations) check(sj *v1alpha1.SequentialJob, jobs []batchv1.Job) verdict {
+	if e == nil {
+		return cacheCurrent
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	x := e.bySJ[sj.UID]
+	if x == nil {
+		return cacheCurrent
+	}
+	cached, err := strconv.ParseUint(sj.ResourceVersion, 10, 64)
+	behind := err != nil || cached < x.resourceVersion
+	for name := range x.created {
+		if slices.ContainsFunc(jobs, func(j batchv1.Job) bool { return j.Name == name }) {
+			delete(x.created, name)
+		} else {
+			behind = true
+		}
+	}
+	for name := range x.released {
+		i := slices.IndexFunc(jobs, func(j batchv1.Job) bool { return j.Name == name })
+		if i < 0 || !slices.Contains(jobs[i].Finalizers, v1alpha1.FinalizerStepResult) {
+			delete(x.released, name)
+		}
+	}
+	switch {
+	case !behind:
+		x.resourceVersion = 0
+		if len(x.released) == 0 {
+			delete(e.bySJ, sj.UID)
+		}
+		return cacheCurrent
+	case e.clock().Sub(x.since) > expectationTimeout:
+		delete(e.bySJ, sj.UID)
+		return cacheStale
+	}
+	return cacheBehind
+}
+
+// stillReleasing filters out the Jobs whose finalizer we already removed.
+func (e *expectations) stillReleasing(uid types.UID, names []string) []string {
+	if e == nil {
+		return names
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	x := e.bySJ[uid]
+	if x == nil {
+		return names
+	}
+	return slices.DeleteFunc(slices.Clone(names), func(n string) bool { return x.released[n] })
+}
+
+func (e *expectations) forget(uid types.UID) {
+	if e == nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.bySJ, uid)
+}

@@ -1,0 +1,51 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+
+	"sigs.k8s.io/yaml"
+)
+
+// MarshalYAML prints d as a user reads it, in this order: the Jobs to
+// create, the status, whether it changed, the Jobs released, the
+// transitions, the events, and whether the run is blocked. It is the one
+// serializer of Desired: the golden tests and `sequentialjob render` share it.
+func (d Desired) MarshalYAML() ([]byte, error) {
+	jobs := any([]any{})
+	if len(d.Jobs) > 0 {
+		jobs = d.Jobs
+	}
+	sections := []struct {
+		key   string
+		value any
+		keep  bool
+	}{
+		{"jobs", jobs, true},
+		{"status", d.Status, true},
+		{"statusChanged", d.StatusChanged, true},
+		{"release", d.Release, len(d.Release) > 0},
+		{"transitions", orEmpty(d.Transitions), true},
+		{"events", orEmpty(d.Events), true},
+		{"blocked", d.Blocked, d.Blocked},
+	}
+	var buf bytes.Buffer
+	for _, s := range sections {
+		if !s.keep {
+			continue
+		}
+		data, err := yaml.Marshal(map[string]any{s.key: s.value})
+		if err != nil {
+			return nil, fmt.Errorf("printing %s: %w", s.key, err)
+		}
+		buf.Write(data)
+	}
+	return buf.Bytes(), nil
+}
+
+func orEmpty[T any](in []T) []T {
+	if in == nil {
+		return []T{}
+	}
+	return in
+}

@@ -1,0 +1,52 @@
+package render
+
+import (
+	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
+)
+
+// Transition is one change of a step, or of the run, between two statuses.
+// It is computed once, here; events, metrics and the progress output of
+// `sequentialjob local run` all consume it.
+type Transition struct {
+	// Step is the step's name; empty for the run itself.
+	Step string `json:"step,omitempty"`
+	// Index is the step's entry in status.steps; -1 for the run.
+	Index   int            `json:"index"`
+	JobName string         `json:"jobName,omitempty"`
+	From    v1alpha1.Phase `json:"from"`
+	To      v1alpha1.Phase `json:"to"`
+	// Reason and Message are the step's (or the run's failure) after the
+	// change. A pending step whose reason changes (it waits for something,
+	// or stops waiting) is a transition from Pending to Pending.
+	Reason  string `json:"reason,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// IsRun is true for the run's own transition.
+func (t Transition) IsRun() bool { return t.Index < 0 }
+
+// Transitions lists the changes from old to new: steps in entry order,
+// then the run. A step is matched by its entry and name, so pending steps
+// that an edit moved are not mistaken for changes.
+func Transitions(old, new v1alpha1.SequentialJobStatus) []Transition {
+	var out []Transition
+	for i, step := range new.Steps {
+		before := v1alpha1.StepStatus{Phase: v1alpha1.PhasePending}
+		if i < len(old.Steps) && old.Steps[i].Name == step.Name && old.Steps[i].JobName == step.JobName {
+			before = old.Steps[i]
+		}
+		if before.Phase == step.Phase && (step.Phase != v1alpha1.PhasePending || before.Reason == step.Reason) {
+			continue
+		}
+		out = append(out, Transition{Step: step.Name, Index: i, JobName: step.JobName, From: before.Phase, To: step.Phase,
+			Reason: step.Reason, Message: step.Message})
+	}
+	if old.Phase != new.Phase {
+		t := Transition{Index: -1, From: old.Phase, To: new.Phase}
+		if new.Progress.FailedIndex != nil {
+			t.Reason = new.Progress.FailureReason
+		}
+		out = append(out, t)
+	}
+	return out
+}
