@@ -77,12 +77,13 @@ func (m *Metrics) observe(sj *v1alpha1.SequentialJob, desired render.Desired, ob
 			continue
 		}
 		key := string(sj.UID) + "/" + t.JobName
-		switch t.To {
-		case v1alpha1.PhaseRunning:
+		if t.Started {
 			m.stepsStarted.WithLabelValues(ns).Inc()
 			if t.Index > 0 && steps[t.Index-1].Phase == v1alpha1.PhaseSucceeded {
 				m.observeHandoff(string(sj.UID)+"/"+steps[t.Index-1].JobName, endedNow[t.Index-1], observedAt, now)
 			}
+		}
+		switch t.To {
 		case v1alpha1.PhaseSucceeded:
 			endedNow[t.Index] = true
 			m.stepsSucceeded.WithLabelValues(ns).Inc()

@@ -4,6 +4,9 @@ import (
 	"context"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
@@ -19,7 +22,11 @@ import (
 func (r *Reconciler) announce(ctx context.Context, sj *v1alpha1.SequentialJob, desired render.Desired, observedAt time.Time) {
 	logger := log.FromContext(ctx)
 	for _, e := range desired.Events {
-		r.Recorder.Eventf(sj, nil, e.Type, e.Reason, "Reconcile", "%s", e.Message)
+		var related runtime.Object
+		if e.Job != "" {
+			related = &corev1.ObjectReference{APIVersion: "batch/v1", Kind: "Job", Namespace: sj.Namespace, Name: e.Job}
+		}
+		r.Recorder.Eventf(sj, related, e.Type, e.Reason, "Reconcile", "%s", e.Message)
 		logger.Info(e.Message, "event", e.Reason, "type", e.Type)
 	}
 	r.Metrics.observe(sj, desired, observedAt, r.Clock.Now())

@@ -50,8 +50,9 @@ const (
 )
 
 // startController runs a manager with the reconciler until the returned stop
-// function is called (or the test ends).
-func startController(t *testing.T) (stop func()) {
+// function is called (or the test ends). Each option may change the
+// reconciler first, for example to wrap its client.
+func startController(t *testing.T, options ...func(*reconciler.Reconciler)) (stop func()) {
 	t.Helper()
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:                 scheme.Scheme,
@@ -62,7 +63,11 @@ func startController(t *testing.T) (stop func()) {
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	require.NoError(t, err)
-	require.NoError(t, reconciler.New(mgr, nil).SetupWithManager(mgr))
+	r := reconciler.New(mgr, nil)
+	for _, option := range options {
+		option(r)
+	}
+	require.NoError(t, r.SetupWithManager(mgr))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -124,6 +129,26 @@ func waitForPhase(t testing.TB, sj *v1alpha1.SequentialJob, phase v1alpha1.Phase
 		return got.Status.Phase == phase
 	}, waitFor, tick, "SequentialJob never reached phase %s", phase)
 	return got
+}
+
+// eventCounts counts the events recorded on sj by reason and message,
+// including the repeats an event series folds into one object.
+func eventCounts(t *testing.T, sj *v1alpha1.SequentialJob) map[string]int {
+	t.Helper()
+	list := &eventsv1.EventList{}
+	require.NoError(t, env.Client.List(context.Background(), list, client.InNamespace(sj.Namespace)))
+	out := map[string]int{}
+	for _, e := range list.Items {
+		if e.Regarding.Name != sj.Name || e.Regarding.Kind != "SequentialJob" {
+			continue
+		}
+		n := 1
+		if e.Series != nil {
+			n = int(e.Series.Count)
+		}
+		out[e.Reason+": "+e.Note] += n
+	}
+	return out
 }
 
 // eventReasons lists the reasons of the events recorded on sj, oldest first.

@@ -18,12 +18,10 @@ func events(sj *v1alpha1.SequentialJob, plan stepPlan, status v1alpha1.Sequentia
 		out = append(out, e)
 	}
 	for _, t := range transitions {
-		if e, ok := transitionEvent(t, status); ok {
-			out = append(out, e)
-		}
+		out = append(out, transitionEvents(t, status)...)
 	}
 	if plan.conflict != nil && !hasReason(sj.Status, v1alpha1.ConditionStalled, v1alpha1.ReasonJobNameConflict) {
-		out = append(out, Event{corev1.EventTypeWarning, v1alpha1.ReasonJobNameConflict, meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionStalled).Message})
+		out = append(out, Event{Type: corev1.EventTypeWarning, Reason: v1alpha1.ReasonJobNameConflict, Message: meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionStalled).Message})
 	}
 	if plan.problem != nil {
 		// Every failed attempt is reported: the recorder folds repeats into
@@ -32,7 +30,7 @@ func events(sj *v1alpha1.SequentialJob, plan stepPlan, status v1alpha1.Sequentia
 		if plan.problem.ConditionType == v1alpha1.ConditionFailed {
 			reason = v1alpha1.EventReconciliationFailed
 		}
-		out = append(out, Event{corev1.EventTypeWarning, reason, plan.problem.Message})
+		out = append(out, Event{Type: corev1.EventTypeWarning, Reason: reason, Message: plan.problem.Message})
 	}
 	return out
 }
@@ -47,39 +45,44 @@ func specChanged(sj *v1alpha1.SequentialJob, plan stepPlan, status v1alpha1.Sequ
 	}
 	switch {
 	case plan.finished:
-		return Event{corev1.EventTypeWarning, v1alpha1.EventSpecChanged, fmt.Sprintf(
+		return Event{Type: corev1.EventTypeWarning, Reason: v1alpha1.EventSpecChanged, Message: fmt.Sprintf(
 			"spec changed (generation %d -> %d) after the run ended %s: a finished run is final, so the edit starts nothing",
 			old.ObservedGeneration, sj.Generation, old.Phase)}, true
 	case old.State.Active > 0:
-		return Event{corev1.EventTypeWarning, v1alpha1.EventSpecChanged, fmt.Sprintf(
+		return Event{Type: corev1.EventTypeWarning, Reason: v1alpha1.EventSpecChanged, Message: fmt.Sprintf(
 			"spec changed (generation %d -> %d) while step %d (%s) is running: it finishes with the spec it started with; the steps that have not started follow the new spec",
 			old.ObservedGeneration, sj.Generation, old.Progress.CurrentIndex, old.Progress.CurrentStep)}, true
 	}
 	return Event{}, false
 }
 
-func transitionEvent(t Transition, status v1alpha1.SequentialJobStatus) (Event, bool) {
+// transitionEvents are one transition's events: its start, when its Job
+// was created within it, then how it ended.
+func transitionEvents(t Transition, status v1alpha1.SequentialJobStatus) []Event {
 	if t.IsRun() {
 		if t.To == v1alpha1.PhaseSucceeded {
-			return Event{corev1.EventTypeNormal, v1alpha1.ReasonCompleted, fmt.Sprintf("all %d steps succeeded", len(status.Steps))}, true
+			return []Event{{Type: corev1.EventTypeNormal, Reason: v1alpha1.ReasonCompleted, Message: fmt.Sprintf("all %d steps succeeded", len(status.Steps))}}
 		}
-		return Event{}, false
+		return nil
+	}
+	var out []Event
+	if t.Started {
+		out = append(out, Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventStepStarted, Job: t.JobName,
+			Message: fmt.Sprintf("step %d (%s) started: created Job %s", t.Index, t.Step, t.JobName)})
 	}
 	switch t.To {
-	case v1alpha1.PhaseRunning:
-		return Event{corev1.EventTypeNormal, v1alpha1.EventStepStarted,
-			fmt.Sprintf("step %d (%s) started: created Job %s", t.Index, t.Step, t.JobName)}, true
 	case v1alpha1.PhaseSucceeded:
-		return Event{corev1.EventTypeNormal, v1alpha1.EventStepSucceeded,
-			fmt.Sprintf("step %d (%s) succeeded: Job %s is Complete", t.Index, t.Step, t.JobName)}, true
+		out = append(out, Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventStepSucceeded, Job: t.JobName,
+			Message: fmt.Sprintf("step %d (%s) succeeded: Job %s is Complete", t.Index, t.Step, t.JobName)})
 	case v1alpha1.PhaseFailed:
 		reason, msg := failureText(t.Index, status.Steps[t.Index])
 		if reason == v1alpha1.ReasonJobFailed && t.Message != "" {
 			msg += " (" + t.Message + ")"
 		}
-		return Event{corev1.EventTypeWarning, reason, msg}, true
+		out = append(out, Event{Type: corev1.EventTypeWarning, Reason: reason, Message: msg, Job: t.JobName})
 	}
-	return Event{}, false // a pending step's wait is told by the problem's own event
+	// A pending step's wait is told by the problem's own event.
+	return out
 }
 
 func hasReason(status v1alpha1.SequentialJobStatus, conditionType, reason string) bool {

@@ -89,6 +89,11 @@ type Event struct {
 	Type    string `json:"type"`
 	Reason  string `json:"reason"`
 	Message string `json:"message"`
+	// Job is the step's Job the event is about, recorded as the event's
+	// related object. events.k8s.io folds events of one reason on one
+	// object version into a series under the first one's note, so without
+	// it two steps' events in one reconcile would read as one.
+	Job string `json:"job,omitempty"`
 }
 
 // Problem is something only the cluster knows that stops the next step's Job

@@ -20,6 +20,11 @@ type Transition struct {
 	// or stops waiting) is a transition from Pending to Pending.
 	Reason  string `json:"reason,omitempty"`
 	Message string `json:"message,omitempty"`
+	// Started is true when the step's Job was created within this change:
+	// to Running, or straight to Succeeded or Failed when the status that
+	// would have said Running was never written (a failed write, a crash).
+	// Its start is announced all the same.
+	Started bool `json:"started,omitempty"`
 }
 
 // IsRun is true for the run's own transition.
@@ -39,7 +44,8 @@ func Transitions(old, new v1alpha1.SequentialJobStatus) []Transition {
 			continue
 		}
 		out = append(out, Transition{Step: step.Name, Index: i, JobName: step.JobName, From: before.Phase, To: step.Phase,
-			Reason: step.Reason, Message: step.Message})
+			Reason: step.Reason, Message: step.Message,
+			Started: before.Phase != v1alpha1.PhaseRunning && step.Phase != v1alpha1.PhasePending && step.StartTime != nil})
 	}
 	if old.Phase != new.Phase {
 		t := Transition{Index: -1, From: old.Phase, To: new.Phase}

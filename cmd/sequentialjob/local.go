@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
+	"example.com/sequentialjob/render"
 	"example.com/sequentialjob/test/localcluster"
 )
 
@@ -203,17 +204,18 @@ func localScheme() *runtime.Scheme {
 	return s
 }
 
-// progressPrinter prints one line per step transition, and one when a
-// SequentialJob finishes, from what the informer delivers.
+// progressPrinter prints one line per transition, as render computes them
+// between two statuses the informer delivers, and one when a SequentialJob
+// finishes. A step that waits and retries prints as Pending with its
+// reason, as kubectl get sqj shows it: only a Failed phase is a failure.
 type progressPrinter struct {
 	out     io.Writer
 	start   time.Time
 	changed chan struct{}
 
 	mu sync.Mutex
-	// seen is the last printed phase of every step and of the whole
-	// SequentialJob (key ""), by SequentialJob UID.
-	seen  map[types.UID]map[string]v1alpha1.Phase
+	// last is the last status seen of every SequentialJob, by UID.
+	last  map[types.UID]v1alpha1.SequentialJobStatus
 	state map[types.UID]sjSummary
 }
 
@@ -227,7 +229,7 @@ func newProgressPrinter(out io.Writer, start time.Time) *progressPrinter {
 		out:     out,
 		start:   start,
 		changed: make(chan struct{}, 1),
-		seen:    map[types.UID]map[string]v1alpha1.Phase{},
+		last:    map[types.UID]v1alpha1.SequentialJobStatus{},
 		state:   map[types.UID]sjSummary{},
 	}
 }
@@ -239,57 +241,57 @@ func (p *progressPrinter) observe(obj any) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	seen := p.seen[sj.UID]
-	if seen == nil {
-		seen = map[string]v1alpha1.Phase{}
-		p.seen[sj.UID] = seen
-	}
+	old := p.last[sj.UID]
+	p.last[sj.UID] = *sj.Status.DeepCopy()
 	name := sj.Namespace + "/" + sj.Name
-	total := len(sj.Spec.Containers)
-	for i, step := range sj.Status.Steps {
-		if step.Phase == "" || step.Phase == v1alpha1.PhasePending || seen[step.Name] == step.Phase {
-			continue
+	for _, t := range render.Transitions(old, sj.Status) {
+		if line := progressLine(sj, t); line != "" {
+			fmt.Fprintf(p.out, "%-8s %s  %s\n", "+"+since(p.start), name, line)
 		}
-		seen[step.Name] = step.Phase
-		// Indices are 0-based, as in the status (currentIndex,
-		// failedIndex) and the controller's events.
-		line := fmt.Sprintf("%-8s %s  step %d/%d (%s)  %s", "+"+since(p.start), name, i, total, step.Name, step.Phase)
-		if step.StartTime != nil && step.CompletionTime != nil {
-			line += fmt.Sprintf(" after %s", step.CompletionTime.Sub(step.StartTime.Time).Round(100*time.Millisecond))
-		}
-		if step.Phase == v1alpha1.PhaseFailed && step.Reason != "" {
-			line += ": " + step.Reason
-			if step.Message != "" {
-				line += " (" + step.Message + ")"
-			}
-		}
-		fmt.Fprintln(p.out, line)
 	}
-
-	summary := sjSummary{}
 	phase := sj.Status.Phase
-	current := sj.Status.ObservedGeneration == sj.Generation
-	failedCond := apimeta.FindStatusCondition(sj.Status.Conditions, v1alpha1.ConditionFailed)
-	switch {
-	case current && phase == v1alpha1.PhaseSucceeded:
-		summary.finished = true
-	case current && (phase == v1alpha1.PhaseFailed || (failedCond != nil && failedCond.Status == "True")):
-		summary = sjSummary{finished: true, failed: true}
-		phase = v1alpha1.PhaseFailed
-	}
-	p.state[sj.UID] = summary
-	if summary.finished && seen[""] != phase {
-		seen[""] = phase
-		line := fmt.Sprintf("%-8s %s  %s", "+"+since(p.start), name, phase)
-		if sj.Status.StartTime != nil && sj.Status.CompletionTime != nil {
-			line += fmt.Sprintf(" after %s", sj.Status.CompletionTime.Sub(sj.Status.StartTime.Time).Round(100*time.Millisecond))
-		}
-		if summary.failed && failedCond != nil && failedCond.Message != "" {
-			line += ": " + failedCond.Message
-		}
-		fmt.Fprintln(p.out, line)
+	p.state[sj.UID] = sjSummary{
+		finished: phase == v1alpha1.PhaseSucceeded || phase == v1alpha1.PhaseFailed,
+		failed:   phase == v1alpha1.PhaseFailed,
 	}
 	p.notify()
+}
+
+// progressLine tells one transition. Indices are 0-based, as in the status
+// (currentIndex, failedIndex) and the controller's events.
+func progressLine(sj *v1alpha1.SequentialJob, t render.Transition) string {
+	status := sj.Status
+	if t.IsRun() {
+		if t.To != v1alpha1.PhaseSucceeded && t.To != v1alpha1.PhaseFailed {
+			return ""
+		}
+		line := string(t.To)
+		if status.StartTime != nil && status.CompletionTime != nil {
+			line += fmt.Sprintf(" after %s", status.CompletionTime.Sub(status.StartTime.Time).Round(100*time.Millisecond))
+		}
+		if failed := apimeta.FindStatusCondition(status.Conditions, v1alpha1.ConditionFailed); t.To == v1alpha1.PhaseFailed && failed != nil && failed.Message != "" {
+			line += ": " + failed.Message
+		}
+		return line
+	}
+	step := status.Steps[t.Index]
+	line := fmt.Sprintf("step %d/%d (%s)  %s", t.Index, len(status.Steps), t.Step, t.To)
+	switch {
+	case t.To == v1alpha1.PhasePending && t.Reason == "":
+		return line + ": no longer waiting"
+	case t.To == v1alpha1.PhasePending:
+		return line + ": waiting, retried by the controller: " + t.Reason + " (" + t.Message + ")"
+	}
+	if step.StartTime != nil && step.CompletionTime != nil {
+		line += fmt.Sprintf(" after %s", step.CompletionTime.Sub(step.StartTime.Time).Round(100*time.Millisecond))
+	}
+	if t.To == v1alpha1.PhaseFailed && t.Reason != "" {
+		line += ": " + t.Reason
+		if t.Message != "" {
+			line += " (" + t.Message + ")"
+		}
+	}
+	return line
 }
 
 func (p *progressPrinter) forget(obj any) {
@@ -302,7 +304,7 @@ func (p *progressPrinter) forget(obj any) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	delete(p.seen, sj.UID)
+	delete(p.last, sj.UID)
 	delete(p.state, sj.UID)
 	fmt.Fprintf(p.out, "%-8s %s/%s  deleted\n", "+"+since(p.start), sj.Namespace, sj.Name)
 	p.notify()

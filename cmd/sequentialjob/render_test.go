@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
+	"example.com/sequentialjob/render"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/render from the current output")
@@ -28,7 +29,9 @@ type renderedOutput struct {
 	Jobs          []batchv1.Job                `json:"jobs"`
 	Status        v1alpha1.SequentialJobStatus `json:"status"`
 	StatusChanged bool                         `json:"statusChanged"`
-	Events        []struct{ Type, Reason, Message string }
+	Release       []string                     `json:"release"`
+	Transitions   []render.Transition          `json:"transitions"`
+	Events        []struct{ Type, Reason, Message, Job string }
 }
 
 // TestRenderCommand runs `sequentialjob render` on each case under
@@ -67,14 +70,15 @@ func TestRenderCommand(t *testing.T) {
 			},
 		},
 		"step-failed": {
-			reason: "A failed step's Job: no Job is created, the status and a Warning event say which step failed and why.",
+			reason: "A failed step's Job, with no status yet: no Job is created, the status and a Warning event say which step failed and why, after the step's start that status never recorded.",
 			check: func(t *testing.T, out renderedOutput, _ string) {
 				assert.Empty(t, out.Jobs)
 				assert.Equal(t, v1alpha1.PhaseFailed, out.Status.Phase)
 				assert.Equal(t, "BackoffLimitExceeded", out.Status.Progress.FailureReason)
-				require.NotEmpty(t, out.Events)
-				assert.Equal(t, "Warning", out.Events[0].Type)
-				assert.Contains(t, out.Events[0].Message, "Job 0 failed: BackoffLimitExceeded")
+				require.Len(t, out.Events, 2)
+				assert.Equal(t, "StepStarted", out.Events[0].Reason)
+				assert.Equal(t, "Warning", out.Events[1].Type)
+				assert.Contains(t, out.Events[1].Message, "Job 0 failed: BackoffLimitExceeded")
 			},
 		},
 		"template-without-containers": {

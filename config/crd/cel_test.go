@@ -3,6 +3,8 @@ package crd_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -11,8 +13,10 @@ import (
 	apiextensionsinternal "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensionsvalidation "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/validation"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 	"example.com/sequentialjob/config/crd"
 )
 
@@ -26,6 +30,42 @@ func object(t *testing.T, name, spec string) map[string]any {
 }
 
 const oneStep = "  containers: [{name: a, image: busybox}]\n"
+
+// volumes is a spec of steps steps, each mounting the first mounts of
+// nVolumes template volumes, whose names have nameLength characters. With
+// missing, the last step's last mount names no volume.
+func volumes(steps, mounts, nVolumes, nameLength int, missing bool) string {
+	name := func(i int) string {
+		n := fmt.Sprintf("v%d-", i)
+		return n + strings.Repeat("x", nameLength-len(n))
+	}
+	var b strings.Builder
+	b.WriteString("  containers:\n")
+	for s := range steps {
+		fmt.Fprintf(&b, "  - name: s%d\n    image: busybox\n    volumeMounts:\n", s)
+		for m := range mounts {
+			mount := name(m)
+			if missing && s == steps-1 && m == mounts-1 {
+				mount = "missing"
+			}
+			fmt.Fprintf(&b, "    - {name: %s, mountPath: /m/%d}\n", mount, m)
+		}
+	}
+	b.WriteString("  template:\n    spec:\n      volumes:\n")
+	for v := range nVolumes {
+		fmt.Fprintf(&b, "      - {name: %s, emptyDir: {}}\n", name(v))
+	}
+	return b.String()
+}
+
+// initContainers is a flow list of n init containers.
+func initContainers(n int) string {
+	items := make([]string, n)
+	for i := range items {
+		items[i] = fmt.Sprintf("{name: i%d, image: busybox}", i)
+	}
+	return strings.Join(items, ", ")
+}
 
 // TestCRDValidationRules runs every schema and CEL rule of the generated CRD
 // through apiextensions-apiserver's structural schema and CEL validator: an
@@ -115,6 +155,63 @@ func TestCRDValidationRules(t *testing.T) {
 			spec:    oneStep + "  updateStrategy: {type: Replace}\n",
 			wantErr: `spec.updateStrategy.type: Unsupported value: "Replace": supported values: "Continue", "Immutable"`,
 		},
+		"step without image": {
+			reason:  "A step's Job needs an image; admission says which step lacks one instead of a failed Job later.",
+			spec:    "  containers: [{name: a, image: busybox}, {name: b}]\n",
+			wantErr: `spec.containers[1].image: Required value: spec.containers[].image is required: every step needs an image, and step "b" has none`,
+		},
+		"step with empty image": {
+			reason:  "An empty image is no image.",
+			spec:    "  containers: [{name: a, image: \"\"}]\n",
+			wantErr: `spec.containers[0].image: Required value: spec.containers[].image is required: every step needs an image, and step "a" has none`,
+		},
+		"volumeMount naming a template volume": {
+			reason: "Steps mount the volumes the shared template declares.",
+			spec: "  containers:\n  - {name: a, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}\n" +
+				"  - {name: b, image: busybox}\n" +
+				"  template: {spec: {volumes: [{name: data, emptyDir: {}}, {name: cache, emptyDir: {}}]}}\n",
+		},
+		"volumeMount naming a missing volume": {
+			reason: "The step's pod would be rejected when the run reaches it; the message names the step and the mount.",
+			spec: "  containers:\n  - {name: a, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}\n" +
+				"  - {name: b, image: busybox, volumeMounts: [{name: data, mountPath: /data}, {name: scratch, mountPath: /tmp}]}\n" +
+				"  template: {spec: {volumes: [{name: data, emptyDir: {}}]}}\n",
+			wantErr: `spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes: step "b" mounts "scratch"`,
+		},
+		"volumeMount without template volumes": {
+			reason:  "Without spec.template.spec.volumes no mount can be satisfied.",
+			spec:    "  containers: [{name: a, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]\n",
+			wantErr: `spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes: step "a" mounts "data"`,
+		},
+		"largest volumes and mounts the bounds allow": {
+			reason: "Every step mounts the most volumes it may, with the longest names: the rule stays within the runtime CEL cost limit per call, so a valid object is never rejected for cost.",
+			spec:   volumes(v1alpha1.MaxSteps, v1alpha1.MaxVolumeMounts, v1alpha1.MaxVolumes, v1alpha1.MaxVolumeNameLength, false),
+		},
+		"largest volumes and mounts the bounds allow, last mount missing": {
+			reason:  "The worst case for the rule and its message: both stay within the runtime CEL cost limit per call, and the message still names the step and the mount.",
+			spec:    volumes(v1alpha1.MaxSteps, v1alpha1.MaxVolumeMounts, v1alpha1.MaxVolumes, v1alpha1.MaxVolumeNameLength, true),
+			wantErr: `spec: Invalid value: spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes: step "s63" mounts "missing"`,
+		},
+		"too many template volumes": {
+			reason:  "spec.template.spec.volumes is bounded, which keeps the volumeMounts rule within the CEL cost budget.",
+			spec:    volumes(1, 1, v1alpha1.MaxVolumes+1, 8, false),
+			wantErr: fmt.Sprintf("spec.template.spec.volumes: Too many: %d: must have at most %d items", v1alpha1.MaxVolumes+1, v1alpha1.MaxVolumes),
+		},
+		"too many volumeMounts": {
+			reason:  "A step's volumeMounts are bounded, which keeps the volumeMounts rule within the CEL cost budget.",
+			spec:    volumes(1, v1alpha1.MaxVolumeMounts+1, v1alpha1.MaxVolumeMounts+1, 8, false),
+			wantErr: fmt.Sprintf("spec.containers[0].volumeMounts: Too many: %d: must have at most %d items", v1alpha1.MaxVolumeMounts+1, v1alpha1.MaxVolumeMounts),
+		},
+		"volume name over 63 characters": {
+			reason:  "A volume name is a DNS label; the bound also prices the volumeMounts rule.",
+			spec:    volumes(1, 1, 1, v1alpha1.MaxVolumeNameLength+1, false),
+			wantErr: "spec.template.spec.volumes[0].name: Too long: may not be more than 63 bytes",
+		},
+		"too many init containers": {
+			reason:  "The template's initContainers are bounded, which keeps the Immutable rule within the CEL cost budget.",
+			spec:    oneStep + "  template: {spec: {initContainers: [" + initContainers(v1alpha1.MaxInitContainers+1) + "]}}\n",
+			wantErr: fmt.Sprintf("spec.template.spec.initContainers: Too many: %d: must have at most %d items", v1alpha1.MaxInitContainers+1, v1alpha1.MaxInitContainers),
+		},
 		"negative backoffLimit": {
 			reason:  "backoffLimit follows the Job's bounds.",
 			spec:    oneStep + "  backoffLimit: -1\n",
@@ -151,4 +248,252 @@ func TestCRDPassesAPIExtensionsValidation(t *testing.T) {
 	internal.Status.StoredVersions = []string{"v1alpha1"}
 	errs := apiextensionsvalidation.ValidateCustomResourceDefinition(context.Background(), &internal)
 	assert.Empty(t, errs.ToAggregate())
+}
+
+// Run statuses for TestCRDUpdateRules: as the controller writes them, and
+// partial ones that each show one sign of a started run on its own.
+const (
+	neverReconciled = ""
+	notStarted      = "{observedGeneration: 1, phase: Pending, steps: [{name: a, jobName: sj-0, phase: Pending}, {name: b, jobName: sj-1, phase: Pending}]}"
+	firstStepRuns   = "{observedGeneration: 1, phase: Running, startTime: '2026-01-02T03:04:05Z', steps: [{name: a, jobName: sj-0, phase: Running, startTime: '2026-01-02T03:04:05Z'}, {name: b, jobName: sj-1, phase: Pending}]}"
+	secondStepRuns  = "{observedGeneration: 1, phase: Running, startTime: '2026-01-02T03:04:05Z', steps: [{name: a, jobName: sj-0, phase: Succeeded, startTime: '2026-01-02T03:04:05Z'}, {name: b, jobName: sj-1, phase: Running, startTime: '2026-01-02T03:05:05Z'}]}"
+	startTimeOnly   = "{startTime: '2026-01-02T03:04:05Z'}"
+	stepRecordOnly  = "{steps: [{name: a, jobName: sj-0, phase: Failed}]}"
+)
+
+// Specs for TestCRDUpdateRules: two steps, a and b.
+const (
+	immutable        = "  updateStrategy: {type: Immutable}\n  containers: [{name: a, image: busybox}, {name: b, image: busybox}]\n"
+	immutableEdited  = "  updateStrategy: {type: Immutable}\n  containers: [{name: a, image: busybox}, {name: b, image: alpine}]\n"
+	immutableReorder = "  updateStrategy: {type: Immutable}\n  containers: [{name: b, image: busybox}, {name: a, image: busybox}]\n"
+	continues        = "  updateStrategy: {type: Continue}\n  containers: [{name: a, image: busybox}, {name: b, image: busybox}]\n"
+	continuesEdited  = "  updateStrategy: {type: Continue}\n  containers: [{name: a, image: busybox}, {name: b, image: alpine}]\n"
+	inits            = "  template: {spec: {initContainers: [{name: fetch, image: busybox}, {name: unpack, image: busybox}]}}\n"
+	initsReordered   = "  template: {spec: {initContainers: [{name: unpack, image: busybox}, {name: fetch, image: busybox}]}}\n"
+)
+
+const immutableMessage = "spec: Forbidden: spec is immutable: spec.updateStrategy.type is Immutable and the first step has started; delete and re-create the SequentialJob to run a different spec"
+
+// TestCRDUpdateRules runs the rules that compare an update with the stored
+// object (oldSelf) through the generated CRD, as the apiserver does on
+// update. No ValidatingAdmissionPolicy is involved: spec.updateStrategy.type
+// Immutable holds with the CRD alone.
+func TestCRDUpdateRules(t *testing.T) {
+	cases := map[string]struct {
+		reason    string
+		oldSpec   string
+		oldStatus string
+		newSpec   string // empty: oldSpec
+		newStatus string // empty: oldStatus
+		newLabels map[string]string
+		wantErr   string // empty: accepted
+	}{
+		"Immutable, started: spec change": {
+			reason:    "Once the first step has started, an Immutable run's spec cannot change.",
+			oldSpec:   immutable,
+			oldStatus: firstStepRuns,
+			newSpec:   immutableEdited,
+			wantErr:   immutableMessage,
+		},
+		"Immutable, started: steps reordered": {
+			reason:    "CEL compares list-type=map lists regardless of order, but the order of the steps is the run's order: the rule compares it too.",
+			oldSpec:   immutable,
+			oldStatus: firstStepRuns,
+			newSpec:   immutableReorder,
+			wantErr:   immutableMessage,
+		},
+		"Immutable, started: template init containers reordered": {
+			reason:    "Init containers run in list order too.",
+			oldSpec:   immutable + inits,
+			oldStatus: firstStepRuns,
+			newSpec:   immutable + initsReordered,
+			wantErr:   immutableMessage,
+		},
+		"Immutable, started: metadata-only change": {
+			reason:    "Labels and the controller's finalizer change metadata only; spec stays equal.",
+			oldSpec:   immutable,
+			oldStatus: firstStepRuns,
+			newLabels: map[string]string{"team": "data"},
+		},
+		"Immutable, started: status write": {
+			reason:    "The controller records progress through the status subresource, which keeps spec.",
+			oldSpec:   immutable,
+			oldStatus: firstStepRuns,
+			newStatus: secondStepRuns,
+		},
+		"Immutable, started: same spec applied again": {
+			reason:    "A GitOps sync that re-applies the same file changes nothing.",
+			oldSpec:   immutable,
+			oldStatus: secondStepRuns,
+			newSpec:   immutable,
+		},
+		"Immutable, not started: spec change": {
+			reason:    "Until a step has started, the spec may change (status records only Pending steps).",
+			oldSpec:   immutable,
+			oldStatus: notStarted,
+			newSpec:   immutableEdited,
+		},
+		"Immutable, never reconciled: spec change": {
+			reason:    "No status yet (only the default observedGeneration 0): not started.",
+			oldSpec:   immutable,
+			oldStatus: neverReconciled,
+			newSpec:   immutableEdited,
+		},
+		"Immutable, started per startTime only: spec change": {
+			reason:    "status.startTime alone means started, as in the VAP's started variable.",
+			oldSpec:   immutable,
+			oldStatus: startTimeOnly,
+			newSpec:   immutableEdited,
+			wantErr:   immutableMessage,
+		},
+		"Immutable, started per a step record only: spec change": {
+			reason:    "A step whose phase is not Pending means started, as in the VAP's started variable.",
+			oldSpec:   immutable,
+			oldStatus: stepRecordOnly,
+			newSpec:   immutableEdited,
+			wantErr:   immutableMessage,
+		},
+		"Continue, started: spec change": {
+			reason:    "Continue lets the steps that have not started follow the new spec.",
+			oldSpec:   continues,
+			oldStatus: firstStepRuns,
+			newSpec:   continuesEdited,
+		},
+		"Immutable to Continue with a spec change, started": {
+			reason:    "The old object's strategy decides, so one update cannot switch to Continue and change the spec too.",
+			oldSpec:   immutable,
+			oldStatus: firstStepRuns,
+			newSpec:   continuesEdited,
+			wantErr:   immutableMessage,
+		},
+		"Immutable to Continue alone, started": {
+			reason:    "The strategy is part of the spec: a started Immutable run stays Immutable.",
+			oldSpec:   immutable,
+			oldStatus: firstStepRuns,
+			newSpec:   continues,
+			wantErr:   immutableMessage,
+		},
+		"Continue to Immutable, started": {
+			reason:    "The old strategy, Continue, allows the change; later edits are then rejected.",
+			oldSpec:   continues,
+			oldStatus: firstStepRuns,
+			newSpec:   immutable,
+		},
+	}
+	schema, err := crd.LoadSchema()
+	require.NoError(t, err)
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			old := stored(t, schema, tc.oldSpec, tc.oldStatus)
+
+			obj := object(t, "sj", tc.oldSpec)
+			if tc.newSpec != "" {
+				obj = object(t, "sj", tc.newSpec)
+			}
+			obj["status"] = old["status"]
+			if tc.newStatus != "" {
+				obj["status"] = status(t, tc.newStatus)
+			}
+			u := unstructured.Unstructured{Object: obj}
+			u.SetLabels(tc.newLabels)
+
+			problems := schema.AdmitUpdate(obj, old)
+			if tc.wantErr == "" {
+				assert.Empty(t, problems, tc.reason)
+				return
+			}
+			assert.Contains(t, strings.Join(problems, "\n"), tc.wantErr, tc.reason)
+		})
+	}
+}
+
+// stored is the SequentialJob with spec and status (YAML; empty: none) as
+// the apiserver stores and returns it: admitted, pruned and defaulted.
+func stored(t *testing.T, schema *crd.Schema, spec, statusYAML string) map[string]any {
+	t.Helper()
+	obj := object(t, "sj", spec)
+	if statusYAML != "" {
+		obj["status"] = status(t, statusYAML)
+	}
+	require.Empty(t, schema.Admit(obj), "the stored object must be valid")
+	return obj
+}
+
+func status(t *testing.T, doc string) map[string]any {
+	t.Helper()
+	var s map[string]any
+	require.NoError(t, yaml.Unmarshal([]byte(doc), &s))
+	return s
+}
+
+// TestExamplesAreAccepted: every file users apply from examples/ passes the
+// CRD's schema and rules.
+func TestExamplesAreAccepted(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "examples", "*.yaml"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	schema, err := crd.LoadSchema()
+	require.NoError(t, err)
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			require.NoError(t, err)
+			var obj map[string]any
+			require.NoError(t, yaml.Unmarshal(data, &obj))
+			if _, ok := obj["metadata"].(map[string]any)["namespace"]; !ok {
+				obj["metadata"].(map[string]any)["namespace"] = "default"
+			}
+			assert.Empty(t, schema.Admit(obj))
+		})
+	}
+}
+
+// TestCRDBoundsMatchConstants: kubebuilder markers and the kustomize
+// patches cannot reference the size limits of package v1alpha1, so they
+// repeat the numbers; the generated CRD must agree with the constants.
+func TestCRDBoundsMatchConstants(t *testing.T) {
+	var v1 apiextensionsv1.CustomResourceDefinition
+	require.NoError(t, yaml.UnmarshalStrict(crd.SequentialJobs, &v1))
+	root := v1.Spec.Versions[0].Schema.OpenAPIV3Schema
+	// at walks properties; "[]" steps into a list's items.
+	at := func(path ...string) apiextensionsv1.JSONSchemaProps {
+		t.Helper()
+		s := *root
+		for _, p := range path {
+			if p == "[]" {
+				require.NotNil(t, s.Items, "%v", path)
+				s = *s.Items.Schema
+				continue
+			}
+			next, ok := s.Properties[p]
+			require.True(t, ok, "no %q in %v", p, path)
+			s = next
+		}
+		return s
+	}
+	maxItems := func(path ...string) int64 {
+		t.Helper()
+		s := at(path...)
+		require.NotNil(t, s.MaxItems, "no maxItems at %v", path)
+		return *s.MaxItems
+	}
+	maxLength := func(path ...string) int64 {
+		t.Helper()
+		s := at(path...)
+		require.NotNil(t, s.MaxLength, "no maxLength at %v", path)
+		return *s.MaxLength
+	}
+	assert.EqualValues(t, v1alpha1.MaxSteps, maxItems("spec", "containers"))
+	assert.EqualValues(t, v1alpha1.MaxStepNameLength, maxLength("spec", "containers", "[]", "name"))
+	assert.EqualValues(t, v1alpha1.MaxRecordedSteps, maxItems("status", "steps"))
+	assert.EqualValues(t, v1alpha1.MaxVolumes, maxItems("spec", "template", "spec", "volumes"))
+	assert.EqualValues(t, v1alpha1.MaxVolumeNameLength, maxLength("spec", "template", "spec", "volumes", "[]", "name"))
+	assert.EqualValues(t, v1alpha1.MaxVolumeMounts, maxItems("spec", "containers", "[]", "volumeMounts"))
+	assert.EqualValues(t, v1alpha1.MaxVolumeNameLength, maxLength("spec", "containers", "[]", "volumeMounts", "[]", "name"))
+	assert.EqualValues(t, v1alpha1.MaxInitContainers, maxItems("spec", "template", "spec", "initContainers"))
+	var rules []string
+	for _, r := range root.XValidations {
+		rules = append(rules, r.Rule)
+	}
+	assert.Contains(t, rules, fmt.Sprintf("size(self.metadata.name) <= %d", v1alpha1.MaxNameLength))
 }

@@ -9,6 +9,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel/model"
 	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	structurallisttype "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
 	schemaobjectmeta "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	"k8s.io/apiserver/pkg/cel/common"
 	"sigs.k8s.io/yaml"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
@@ -71,6 +73,28 @@ func LoadSchema() (*Schema, error) {
 // order, and returns its errors as the apiserver prints them. Unknown fields
 // are errors, as with kubectl's default (strict) field validation.
 func (s *Schema) Admit(obj map[string]any) []string {
+	if problems := s.prepare(obj); len(problems) > 0 {
+		return problems
+	}
+	return sortedMessages(s.Validate(obj))
+}
+
+// AdmitUpdate is Admit for an update of old to obj: the rules that compare
+// with the old object (oldSelf) run too, and, as in the apiserver (CRD
+// validation ratcheting), an error in a value the update left unchanged is
+// not reported. old is the object as stored: pruned and defaulted, as Admit
+// leaves it. A status write is an update whose obj keeps old's spec, as the
+// status subresource does.
+func (s *Schema) AdmitUpdate(obj, old map[string]any) []string {
+	if problems := s.prepare(obj); len(problems) > 0 {
+		return problems
+	}
+	return sortedMessages(s.ValidateUpdate(obj, old))
+}
+
+// prepare prunes, coerces metadata and defaults obj, and reports unknown
+// fields and malformed metadata.
+func (s *Schema) prepare(obj map[string]any) []string {
 	var problems []string
 	unknown := structuralpruning.PruneWithOptions(obj, s.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
 	metaErr, metaUnknown := schemaobjectmeta.CoerceWithOptions(nil, obj, s.structural, true, schemaobjectmeta.CoerceOptions{ReturnUnknownFieldPaths: true})
@@ -84,12 +108,16 @@ func (s *Schema) Admit(obj map[string]any) []string {
 		return problems
 	}
 	structuraldefaulting.Default(obj, s.structural)
+	return nil
+}
 
-	for _, e := range s.Validate(obj) {
+// sortedMessages prints errs sorted: the schema validator reports in map
+// order, and the same input should always print the same errors.
+func sortedMessages(errs field.ErrorList) []string {
+	var problems []string
+	for _, e := range errs {
 		problems = append(problems, e.Error())
 	}
-	// The schema validator reports in map order; sorted, the same input
-	// always prints the same errors.
 	sort.Strings(problems)
 	return problems
 }
@@ -105,10 +133,37 @@ func (s *Schema) Validate(obj map[string]any) field.ErrorList {
 	errs = append(errs, schemaobjectmeta.Validate(context.Background(), nil, obj, s.structural, false)...)
 	errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, s.structural, obj)...)
 	if blocksCEL(errs) {
-		return append(errs, field.Invalid(nil, nil, "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"))
+		return append(errs, celSkipped())
 	}
 	celErrs, _ := s.cel.Validate(context.Background(), nil, s.structural, obj, nil, celconfig.RuntimeCELCostBudget)
 	return append(errs, celErrs...)
+}
+
+// ValidateUpdate validates a pruned and defaulted obj that replaces old as
+// the apiserver's custom resource strategy does on update: as Validate, with
+// the CEL rules that read oldSelf, and with ratcheting (errors in values the
+// update left unchanged are dropped), which the apiserver enables by default.
+// Unlike the apiserver, it does not check that immutable metadata (name,
+// namespace, uid) kept its value.
+func (s *Schema) ValidateUpdate(obj, old map[string]any) field.ErrorList {
+	correlated := common.NewCorrelatedObject(obj, old, &model.Structural{Structural: s.structural})
+	var errs field.ErrorList
+	errs = append(errs, objectMetaErrors(obj)...)
+	errs = append(errs, apiservervalidation.ValidateCustomResourceUpdate(nil, obj, old, s.validator, apiservervalidation.WithRatcheting(correlated))...)
+	errs = append(errs, schemaobjectmeta.Validate(context.Background(), nil, obj, s.structural, false)...)
+	if oldErrs := structurallisttype.ValidateListSetsAndMaps(nil, s.structural, old); len(oldErrs) == 0 {
+		errs = append(errs, structurallisttype.ValidateListSetsAndMaps(nil, s.structural, obj)...)
+	}
+	if blocksCEL(errs) {
+		return append(errs, celSkipped())
+	}
+	celErrs, _ := s.cel.Validate(context.Background(), nil, s.structural, obj, old, celconfig.RuntimeCELCostBudget, cel.WithRatcheting(correlated))
+	return append(errs, celErrs...)
+}
+
+// celSkipped is the apiserver's error when blocksCEL holds.
+func celSkipped() *field.Error {
+	return field.Invalid(nil, nil, "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation")
 }
 
 // blocksCEL mirrors the apiserver (customresource.hasBlockingErr): these

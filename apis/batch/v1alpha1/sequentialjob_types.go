@@ -5,20 +5,25 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// MaxSteps bounds spec.containers. It keeps the CEL cost estimate of the
-// list rules within budget and leaves room for the step index in Job names.
-const MaxSteps = 64
-
-// MaxNameLength leaves room for "-<index>" (at most "-63") inside the 63
-// characters a Job name may have, because the Job controller copies the Job
-// name into a label on every pod.
-const MaxNameLength = 60
+// The volumeMounts rule below (explained here, outside the doc comment, which
+// becomes the CRD's description): every volumeMount of a step names a volume
+// of the shared template, or the step Job's pod would be rejected only once
+// the run reaches that step. The patches in config/crd/patches bound the lists
+// and names (MaxVolumes, MaxVolumeMounts, MaxVolumeNameLength) so that the
+// rule fits the CEL cost budget, both the apiserver's estimate and the
+// runtime limit per call for the largest object the bounds allow.
+// Its message names the first such step and mount. CEL here has no cel.bind,
+// so the message binds values with the idiom `[value].map(name, ...)[0]`: the
+// template's volume names (vn) are listed once, and the step (step) is found
+// in one pass before its mounts are searched, which keeps the message within
+// the runtime limit too.
 
 // SequentialJobSpec is the list of steps to run one after another.
 //
 // +kubebuilder:validation:XValidation:rule="self.containers.all(c, self.containers.exists_one(d, d.name == c.name))",message="step names (spec.containers[].name) must be unique"
 // +kubebuilder:validation:XValidation:rule="!has(self.template) || !has(self.template.spec) || !has(self.template.spec.containers) || size(self.template.spec.containers) == 0",message="spec.template.spec.containers must be empty: the steps come from spec.containers"
 // +kubebuilder:validation:XValidation:rule="!has(self.template) || !has(self.template.spec) || !has(self.template.spec.restartPolicy) || self.template.spec.restartPolicy in ['Never', 'OnFailure']",message="spec.template.spec.restartPolicy must be Never or OnFailure, as a Job requires"
+// +kubebuilder:validation:XValidation:rule="self.containers.all(c, !has(c.volumeMounts) || sets.contains((has(self.template) && has(self.template.spec) && has(self.template.spec.volumes) ? self.template.spec.volumes.map(v, v.name) : []), c.volumeMounts.map(m, m.name)))",message="spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes",messageExpression=`[(has(self.template) && has(self.template.spec) && has(self.template.spec.volumes) ? self.template.spec.volumes.map(v, v.name) : [])].map(vn, [self.containers.map(c, has(c.volumeMounts) && !sets.contains(vn, c.volumeMounts.map(m, m.name)), c.name)[0]].map(step, 'spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes: step "' + step + '" mounts "' + self.containers.map(c, c.name == step, c.volumeMounts.map(m, !(m.name in vn), m.name)[0])[0] + '"')[0])[0]`
 type SequentialJobSpec struct {
 	// Containers are the steps, run in list order. Each step runs as one
 	// batch/v1 Job whose pod has this container as its only container.
@@ -27,6 +32,7 @@ type SequentialJobSpec struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:XValidation:rule="has(self.image) && self.image != ''",message="spec.containers[].image is required: every step needs an image",messageExpression=`'spec.containers[].image is required: every step needs an image, and step "' + self.name + '" has none'`,fieldPath=".image",reason="FieldValueRequired"
 	Containers []corev1.Container `json:"containers"`
 
 	// Template holds the pod settings every step shares (volumes, service
@@ -63,10 +69,12 @@ type UpdateStrategyType string
 
 const (
 	// UpdateStrategyContinue lets the running step finish with the spec it
-	// started with; later steps use the new spec.
+	// started with; the steps that have not started follow the new spec, by
+	// name: an added step runs, a removed one does not, none runs twice.
 	UpdateStrategyContinue UpdateStrategyType = "Continue"
 	// UpdateStrategyImmutable rejects spec changes once the first step has
-	// started (enforced by a ValidatingAdmissionPolicy).
+	// started. The CRD enforces it; a ValidatingAdmissionPolicy offers the
+	// same rule in Warn and Audit modes.
 	UpdateStrategyImmutable UpdateStrategyType = "Immutable"
 )
 
@@ -87,17 +95,6 @@ const (
 	PhaseRunning   Phase = "Running"
 	PhaseSucceeded Phase = "Succeeded"
 	PhaseFailed    Phase = "Failed"
-)
-
-// Condition types. Available, Progressing and Failed are the seed's;
-// Reconciling and Stalled are what kstatus (Flux) reads, present only while
-// they are True.
-const (
-	ConditionAvailable   = "Available"
-	ConditionProgressing = "Progressing"
-	ConditionFailed      = "Failed"
-	ConditionReconciling = "Reconciling"
-	ConditionStalled     = "Stalled"
 )
 
 // SequentialJobStatus is what the controller observed and did.
@@ -130,12 +127,16 @@ type SequentialJobStatus struct {
 	// +optional
 	Progress JobProgress `json:"progress,omitempty"`
 
-	// Steps has one record per step, in spec order. A finished step's record
-	// is kept even after its Job is deleted.
+	// Steps is the run's record, one entry per step: first the steps that
+	// started, in the order they started, each with its Job; then the
+	// current spec's steps that have not started, in spec order, as Pending.
+	// Entry n's Job is "<name>-<n>". A step is identified by its name, so an
+	// edit mid-run never runs a step twice or skips one. A finished step's
+	// record is kept even after its Job is deleted.
 	//
 	// +optional
 	// +listType=atomic
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=128
 	Steps []StepStatus `json:"steps,omitempty"`
 
 	// StartTime is when the first step's Job was created.
@@ -218,6 +219,21 @@ type StepStatus struct {
 	Message string `json:"message,omitempty"`
 }
 
+// The updateStrategy rule below (explained here, outside the doc comment,
+// which becomes the CRD's description) makes Immutable hold without any
+// ValidatingAdmissionPolicy: once the run has started (the same test as the
+// `started` variable of policies/immutable-once-started.yaml), an update
+// must leave spec as it was. The old object's strategy decides, so one update
+// cannot switch to Continue and change the spec too. Status writes (the
+// status subresource keeps spec) and metadata-only updates (finalizers,
+// labels) leave spec equal and pass.
+//
+// CEL compares x-kubernetes-list-type=map lists, such as the steps and the
+// template's initContainers, regardless of order; both run in list order, so
+// the rule compares their names in order besides. (Order inside other map
+// lists, such as env, is not compared.) The template's initContainers are
+// bounded (MaxInitContainers) to keep that within the CEL cost budget.
+
 // SequentialJob runs a list of containers one after another, one batch/v1 Job per step.
 //
 // +kubebuilder:object:root=true
@@ -229,6 +245,7 @@ type StepStatus struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.progress.failureReason`,priority=1
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 60",message="metadata.name must be at most 60 characters, so that the step Job names (<name>-<index>) fit in 63"
+// +kubebuilder:validation:XValidation:rule="oldSelf.spec.?updateStrategy.?type.orValue('Continue') != 'Immutable' || !(has(oldSelf.status) && (has(oldSelf.status.startTime) || oldSelf.status.?phase.orValue('Pending') != 'Pending' || (has(oldSelf.status.steps) && oldSelf.status.steps.exists(s, s.phase != 'Pending')))) || (self.spec == oldSelf.spec && self.spec.containers.map(c, c.name) == oldSelf.spec.containers.map(c, c.name) && (has(self.spec.template) && has(self.spec.template.spec) && has(self.spec.template.spec.initContainers) ? self.spec.template.spec.initContainers.map(c, c.name) : []) == (has(oldSelf.spec.template) && has(oldSelf.spec.template.spec) && has(oldSelf.spec.template.spec.initContainers) ? oldSelf.spec.template.spec.initContainers.map(c, c.name) : []))",message="spec is immutable: spec.updateStrategy.type is Immutable and the first step has started; delete and re-create the SequentialJob to run a different spec",reason="FieldValueForbidden",fieldPath=".spec"
 type SequentialJob struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
