@@ -196,6 +196,10 @@ type jobRecorder struct {
 type createdJob struct {
 	name string
 	uid  types.UID
+	// step is the Job's step-name label: which step it ran.
+	step string
+	// owner is its SequentialJob label.
+	owner string
 }
 
 func recordJobs(t *testing.T, ns string) *jobRecorder {
@@ -258,7 +262,8 @@ func (r *jobRecorder) observe(typ watch.EventType, job *batchv1.Job) {
 		r.checkActive(job)
 		return
 	}
-	r.created = append(r.created, createdJob{name: job.Name, uid: job.UID})
+	r.created = append(r.created, createdJob{name: job.Name, uid: job.UID,
+		step: job.Labels[v1alpha1.LabelStepName], owner: job.Labels[v1alpha1.LabelSequentialJob]})
 	// A new step Job: every earlier step's Job must already be Complete.
 	index, err := strconv.Atoi(job.Labels[v1alpha1.LabelStepIndex])
 	if err != nil {
@@ -300,6 +305,20 @@ func (r *jobRecorder) requireSequential(t *testing.T) {
 }
 
 // createdNames lists the Jobs created, in order, one entry per creation.
+// stepsRun are the steps whose Job sjName created, in creation order, from
+// the Jobs' step-name labels: a step that ran twice appears twice.
+func (r *jobRecorder) stepsRun(sjName string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, c := range r.created {
+		if c.owner == sjName {
+			out = append(out, c.step)
+		}
+	}
+	return out
+}
+
 func (r *jobRecorder) createdNames() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()

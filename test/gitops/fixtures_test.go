@@ -87,6 +87,23 @@ var healthFixtures = []fixture{
 	{"reconciliation-error", "Creating the step's Job failed with an apiserver error: the controller retries by itself.", rendered("reconciliation-error-sets-failed-condition")},
 	{"shared-template-step-starting", "A step with the shared pod template starts.", rendered("shared-template-merged-into-job")},
 	{"foreign-job-blocks", "A Job with step 0's name belongs to another controller: the run cannot start.", rendered("foreign-job-has-our-name")},
+	// Edits mid-run, by step name.
+	{"inserted-step-starts", "A step inserted before the running one starts once that one succeeds.", rendered("insert-before-running-step")},
+	{"inserted-after-starts", "A step inserted after the running one starts next.", rendered("insert-after-running-step")},
+	{"removed-step-still-running", "The running step was removed from the spec; it finishes.", rendered("remove-running-step")},
+	{"removed-pending-step-succeeds", "The only pending step was removed; the run succeeds when the running one does.", rendered("remove-pending-step")},
+	{"reordered-steps-run", "The pending steps were reordered; the next in the new order starts.", rendered("reorder-pending-steps")},
+	{"renamed-step-starts", "A renamed step starts as a new step.", rendered("rename-running-step")},
+	{"edit-after-success", "A step was appended to a finished run: final, the edit starts nothing.", rendered("append-to-finished-run")},
+	{"re-added-step", "A step removed and re-added is not run twice; the next step starts.", rendered("re-added-step-does-not-run-twice")},
+	{"job-without-status-entry", "A step's Job created just before a crash is recognised.", rendered("job-without-status-entry-is-recognised")},
+	// Failing fast, and results that survive deletion.
+	{"invalid-step", "A step the apiserver's dry-run rejects fails the run before anything runs.", rendered("dry-run-rejection-fails-run")},
+	{"job-rejected", "The apiserver rejected a step's Job as invalid at creation.", rendered("job-create-rejected-fails-step")},
+	{"invalid-edit-mid-run", "An edit added an invalid step while step 0 runs.", rendered("invalid-edit-mid-run-fails-run")},
+	{"complete-job-deleted", "A Job deleted the moment it completed: its result is recorded, the next step starts.", rendered("complete-job-being-deleted-keeps-result")},
+	{"running-job-being-deleted", "A running step's Job is being deleted.", rendered("running-job-being-deleted-fails-step")},
+	{"finalizer-released", "A finished step's result is recorded; its Job's finalizer is released.", rendered("finalizer-released-once-result-recorded")},
 }
 
 // toUnstructured converts the typed object the way a client sees it: its

@@ -53,6 +53,21 @@ var healthWants = map[string]healthWant{
 	"shared-template-step-starting": {status.InProgressStatus, "Progressing", "condition:Reconciling"},
 	"reconciliation-error":          {status.InProgressStatus, "Progressing", "condition:Reconciling"},
 	"foreign-job-blocks":            {status.FailedStatus, "Degraded", "condition:Stalled"},
+	"inserted-step-starts":          {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"inserted-after-starts":         {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"removed-step-still-running":    {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"removed-pending-step-succeeds": {status.CurrentStatus, "Healthy", "condition:Available"},
+	"reordered-steps-run":           {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"renamed-step-starts":           {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"edit-after-success":            {status.CurrentStatus, "Healthy", "condition:Available"},
+	"re-added-step":                 {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"job-without-status-entry":      {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"invalid-step":                  {status.FailedStatus, "Degraded", "condition:Stalled"},
+	"job-rejected":                  {status.FailedStatus, "Degraded", "condition:Stalled"},
+	"invalid-edit-mid-run":          {status.FailedStatus, "Degraded", "condition:Stalled"},
+	"complete-job-deleted":          {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"running-job-being-deleted":     {status.FailedStatus, "Degraded", "Job 0 failed: JobDeleted"},
+	"finalizer-released":            {status.InProgressStatus, "Progressing", "condition:Reconciling"},
 	// kstatus cannot tell a never-reconciled custom resource from a finished
 	// one: with no status.observedGeneration and no conditions it says
 	// Current. TestKstatusOnTheAPIServer checks that on the real apiserver.
