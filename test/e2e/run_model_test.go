@@ -155,4 +155,3 @@ func TestJobDeletedWhileControllerDownKeepsResult(t *testing.T) {
 		return isNotFound(err), client.IgnoreNotFound(err)
 	})
 }
-

@@ -14,6 +14,20 @@ import (
 // SequentialJobApplyConfiguration represents a declarative configuration of the SequentialJob type for use
 // with apply.
 //
+// The updateStrategy rule below (explained here, outside the doc comment,
+// which becomes the CRD's description) makes Immutable hold without any
+// ValidatingAdmissionPolicy: once the run has started (the same test as the
+// `started` variable of policies/immutable-once-started.yaml), an update
+// must leave spec as it was. The old object's strategy decides, so one update
+// cannot switch to Continue and change the spec too. Status writes (the
+// status subresource keeps spec) and metadata-only updates (finalizers,
+// labels) leave spec equal and pass.
+//
+// CEL compares x-kubernetes-list-type=map lists, such as the steps and the
+// template's initContainers, regardless of order; both run in list order, so
+// the rule compares their names in order besides. (Order inside other map
+// lists, such as env, is not compared.) The template's initContainers are
+// bounded (MaxInitContainers) to keep that within the CEL cost budget.
 // SequentialJob runs a list of containers one after another, one batch/v1 Job per step.
 type SequentialJobApplyConfiguration struct {
 	v1.TypeMetaApplyConfiguration    `json:""`

@@ -9,6 +9,18 @@ import (
 // SequentialJobSpecApplyConfiguration represents a declarative configuration of the SequentialJobSpec type for use
 // with apply.
 //
+// The volumeMounts rule below (explained here, outside the doc comment, which
+// becomes the CRD's description): every volumeMount of a step names a volume
+// of the shared template, or the step Job's pod would be rejected only once
+// the run reaches that step. The patches in config/crd/patches bound the lists
+// and names (MaxVolumes, MaxVolumeMounts, MaxVolumeNameLength) so that the
+// rule fits the CEL cost budget, both the apiserver's estimate and the
+// runtime limit per call for the largest object the bounds allow.
+// Its message names the first such step and mount. CEL here has no cel.bind,
+// so the message binds values with the idiom `[value].map(name, ...)[0]`: the
+// template's volume names (vn) are listed once, and the step (step) is found
+// in one pass before its mounts are searched, which keeps the message within
+// the runtime limit too.
 // SequentialJobSpec is the list of steps to run one after another.
 type SequentialJobSpecApplyConfiguration struct {
 	// Containers are the steps, run in list order. Each step runs as one

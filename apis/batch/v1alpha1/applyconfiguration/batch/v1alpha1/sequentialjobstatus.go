@@ -24,8 +24,12 @@ type SequentialJobStatusApplyConfiguration struct {
 	State *ExecutionStateApplyConfiguration `json:"state,omitempty"`
 	// Progress says where the run stands.
 	Progress *JobProgressApplyConfiguration `json:"progress,omitempty"`
-	// Steps has one record per step, in spec order. A finished step's record
-	// is kept even after its Job is deleted.
+	// Steps is the run's record, one entry per step: first the steps that
+	// started, in the order they started, each with its Job; then the
+	// current spec's steps that have not started, in spec order, as Pending.
+	// Entry n's Job is "<name>-<n>". A step is identified by its name, so an
+	// edit mid-run never runs a step twice or skips one. A finished step's
+	// record is kept even after its Job is deleted.
 	Steps []StepStatusApplyConfiguration `json:"steps,omitempty"`
 	// StartTime is when the first step's Job was created.
 	StartTime *metav1.Time `json:"startTime,omitempty"`
