@@ -116,13 +116,8 @@ func TestJobRejectedAtCreationFailsTheRun(t *testing.T) {
 	require.NoError(t, fixtures.CompleteJob(ctx, env.Client, job0))
 	failed := waitForPhase(t, sj, v1alpha1.PhaseFailed)
 
-	cond := meta.FindStatusCondition(failed.Status.Conditions, v1alpha1.ConditionFailed)
-	require.NotNil(t, cond)
-	assert.Equal(t, v1alpha1.ReasonJobRejected, cond.Reason)
-	assert.Contains(t, cond.Message, "step 1 (b) failed: the apiserver rejected its Job rejected-1")
-	assert.Contains(t, cond.Message, "step b is frozen")
-	assert.True(t, meta.IsStatusConditionTrue(failed.Status.Conditions, v1alpha1.ConditionStalled))
-	assert.Equal(t, v1alpha1.ReasonJobRejected, failed.Status.Progress.FailureReason)
+	fixtures.RequireRunFailedFast(t, failed.Status, v1alpha1.ReasonJobRejected,
+		"step 1 (b) failed: the apiserver rejected its Job rejected-1", "step b is frozen")
 	assert.Len(t, jobsOf(t, sj), 1, "no Job for b or c")
 
 	countRejections := func() int {

@@ -272,15 +272,9 @@ func TestRenderGolden(t *testing.T) {
 			reason: "A step the apiserver rejects in a server-side dry-run fails the run before step 0 starts: InvalidStep, Stalled, the apiserver's words, no Job.",
 			check: func(t *testing.T, got render.Desired) {
 				assert.Empty(t, got.Jobs)
-				assert.Equal(t, v1alpha1.PhaseFailed, got.Status.Phase)
-				failed := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionFailed)
-				require.NotNil(t, failed)
-				assert.Equal(t, v1alpha1.ReasonInvalidStep, failed.Reason)
-				assert.Contains(t, failed.Message, "step 1 (migrate) is invalid")
-				assert.Contains(t, failed.Message, "spec.template.spec.containers[0].image: Required value")
-				assert.True(t, meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionStalled))
+				fixtures.RequireRunFailedFast(t, got.Status, v1alpha1.ReasonInvalidStep,
+					"step 1 (migrate) is invalid", "spec.template.spec.containers[0].image: Required value")
 				assert.Equal(t, ptr.To[int32](1), got.Status.Progress.FailedIndex)
-				assert.Equal(t, v1alpha1.ReasonInvalidStep, got.Status.Progress.FailureReason)
 				assert.Zero(t, got.Status.State.Active)
 				assertEvents(t, got, v1alpha1.ReasonInvalidStep)
 			},
@@ -289,8 +283,7 @@ func TestRenderGolden(t *testing.T) {
 			reason: "A Job create the apiserver rejects as invalid fails that step with JobRejected: no retry loop.",
 			check: func(t *testing.T, got render.Desired) {
 				assert.Empty(t, got.Jobs)
-				assert.Equal(t, v1alpha1.PhaseFailed, got.Status.Phase)
-				assert.Equal(t, v1alpha1.ReasonJobRejected, meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionFailed).Reason)
+				fixtures.RequireRunFailedFast(t, got.Status, v1alpha1.ReasonJobRejected, "step 1 (b) failed: the apiserver rejected its Job pipeline-1")
 				assert.Equal(t, v1alpha1.ReasonJobRejected, got.Status.Steps[1].Reason)
 				assert.Nil(t, got.Problem, "nothing to retry")
 			},

@@ -101,13 +101,8 @@ func TestInvalidStepsFailFast(t *testing.T) {
 	}
 	createSJ(t, overLimits)
 	sj := waitForSJ(t, ns, name, "to fail", finished)
-	require.Equal(t, v1alpha1.PhaseFailed, sj.Status.Phase)
-	failed := meta.FindStatusCondition(sj.Status.Conditions, v1alpha1.ConditionFailed)
-	require.NotNil(t, failed)
-	require.Equal(t, v1alpha1.ReasonInvalidStep, failed.Reason)
-	require.Contains(t, failed.Message, "step 1 (migrate) is invalid")
-	require.Contains(t, failed.Message, "must be less than or equal to cpu limit")
-	require.True(t, meta.IsStatusConditionTrue(sj.Status.Conditions, v1alpha1.ConditionStalled))
+	fixtures.RequireRunFailedFast(t, sj.Status, v1alpha1.ReasonInvalidStep,
+		"step 1 (migrate) is invalid", "must be less than or equal to cpu limit")
 	waitForEvent(t, ns, name, corev1.EventTypeWarning, v1alpha1.ReasonInvalidStep)
 	require.Empty(t, jobs.createdNames(), "no Job is ever created")
 }
