@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	batchv1ac "k8s.io/client-go/applyconfigurations/batch/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -28,20 +29,34 @@ func (r *Reconciler) reportError(ctx context.Context, sj *v1alpha1.SequentialJob
 }
 
 // withCreateError adds a failed Job create to what was observed, so that
-// render turns it into status: a rejection as invalid fails the step (it
-// would be rejected again); anything else holds the step and is retried.
-func withCreateError(obs render.Observed, step string, err error) render.Observed {
+// render turns it into status. The name of the Job is not looked up before
+// it is created (that read would cost every step): a Job someone else made
+// under it makes the apply fail, since a Job's template is immutable and it
+// may have only one controller, and only then is the name read, so render
+// reports a JobNameConflict. Otherwise a rejection as invalid fails the
+// step (it would be rejected again), and anything else holds the step and
+// is retried.
+func (r *Reconciler) withCreateError(ctx context.Context, obs render.Observed, job *batchv1ac.JobApplyConfiguration, err error) (render.Observed, error) {
+	if rejectedAsInvalid(err) || apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+		before := len(obs.Jobs)
+		if lookErr := r.lookUpJobName(ctx, &obs, *job.Name); lookErr != nil {
+			return obs, lookErr
+		}
+		if len(obs.Jobs) > before {
+			return obs, nil
+		}
+	}
 	if rejectedAsInvalid(err) {
-		rejected := map[string]render.Rejection{step: {Reason: v1alpha1.ReasonJobRejected, Message: apiMessage(err)}}
+		rejected := map[string]render.Rejection{job.Labels[v1alpha1.LabelStepName]: {Reason: v1alpha1.ReasonJobRejected, Message: apiMessage(err)}}
 		for name, r := range obs.Rejected {
 			rejected[name] = r
 		}
 		obs.Rejected = rejected
-		return obs
+		return obs, nil
 	}
 	problem := problemFor("creating the step's Job", err)
 	obs.Problem = &problem
-	return obs
+	return obs, nil
 }
 
 // rejectedAsInvalid is true for the apiserver's answer to an object that

@@ -23,8 +23,6 @@ import (
 // Preflight says it matters:
 //   - a step's Job that status names but the cache lacks (deleted, or not
 //     seen yet), confirmed live before its step is failed;
-//   - a Job someone else made under the name of the Job about to be
-//     created, which applying would take over;
 //   - the ServiceAccount the next step's pods would run as;
 //   - a server-side dry-run of every step that has not started, before the
 //     first step and after each spec change.
@@ -35,9 +33,6 @@ func (r *Reconciler) observe(ctx context.Context, sj *v1alpha1.SequentialJob, jo
 	}
 	checks := render.Preflight(obs)
 	if checks.Next != nil {
-		if err := r.lookUpJobName(ctx, &obs, *checks.Next.Name); err != nil {
-			return obs, err
-		}
 		problem, err := r.checkServiceAccount(ctx, sj)
 		if err != nil {
 			return obs, err

@@ -64,7 +64,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		if err := r.createJob(ctx, sj, job); err != nil {
 			// The failure is status too: render it in.
 			log.FromContext(ctx).Error(err, "Failed to reconcile", "phase", "creating the step's Job")
-			obs = withCreateError(obs, job.Labels[v1alpha1.LabelStepName], err)
+			if obs, err = r.withCreateError(ctx, obs, job, err); err != nil {
+				return r.reportError(ctx, sj, "reading the Job that could not be created", err)
+			}
 			desired = render.Render(obs, r.Clock.Now())
 			break
 		}

@@ -252,3 +252,36 @@ func stepNamesOf(sj *v1alpha1.SequentialJob) []string {
 	}
 	return out
 }
+
+// TestForeignJobWithOurNameIsNeverTakenOver: a Job someone else made holds
+// step 0's Job name. The controller does not read the name before creating
+// (that would cost every step); its apply fails on the foreign Job, and only
+// then does it look, report JobNameConflict, and leave the Job untouched.
+func TestForeignJobWithOurNameIsNeverTakenOver(t *testing.T) {
+	ctx := context.Background()
+	startController(t)
+	ns := newNamespace(t)
+	foreign := &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Name: "taken-0", Namespace: ns},
+		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "other", Image: "busybox"}}}}},
+	}
+	require.NoError(t, env.Client.Create(ctx, foreign))
+	sj := fixtures.MakeSequentialJob(ns, "taken").Steps("a").Obj()
+	require.NoError(t, env.Client.Create(ctx, sj))
+
+	var got *v1alpha1.SequentialJob
+	require.Eventually(t, func() bool {
+		got = getSJ(t, sj)
+		return meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionStalled)
+	}, waitFor, tick)
+	stalled := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionStalled)
+	assert.Equal(t, v1alpha1.ReasonJobNameConflict, stalled.Reason)
+	assert.Contains(t, stalled.Message, "Job taken-0 exists and is not controlled by this SequentialJob")
+	assert.Equal(t, v1alpha1.PhasePending, got.Status.Phase)
+
+	after := &batchv1.Job{}
+	require.NoError(t, env.Client.Get(ctx, client.ObjectKeyFromObject(foreign), after))
+	assert.Equal(t, foreign.ResourceVersion, after.ResourceVersion, "the foreign Job was written")
+	assert.Empty(t, after.OwnerReferences)
+}

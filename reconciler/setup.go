@@ -31,14 +31,30 @@ import (
 // +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
+// Defaults of the controller's flags, sized in docs/performance.md: 100
+// SequentialJobs created at once cost about 800 requests (a finalizer, a
+// dry-run per step, a Job, a status, events), which controller-runtime's
+// default of 20 per second would queue for 40 seconds; the apiserver's own
+// fairness (API Priority and Fairness) protects it beyond that.
+const (
+	DefaultQPS     = 200
+	DefaultBurst   = 400
+	DefaultWorkers = 16
+)
+
 // SetupWithManager registers the reconciler: it watches SequentialJobs and
-// the Jobs they control.
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+// the Jobs they control, reconciling up to workers SequentialJobs at once
+// (0 means DefaultWorkers).
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers ...int) error {
+	n := DefaultWorkers
+	if len(workers) > 0 && workers[0] > 0 {
+		n = workers[0]
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.SequentialJob{}).
 		Owns(&batchv1.Job{}).
 		Named("sequentialjob").
-		WithOptions(controller.Options{RateLimiter: rateLimiter()}).
+		WithOptions(controller.Options{RateLimiter: rateLimiter(), MaxConcurrentReconciles: n}).
 		Complete(r)
 }
 
@@ -67,13 +83,18 @@ func New(mgr ctrl.Manager, metrics *Metrics) *Reconciler {
 }
 
 // CacheOptions caches only the Jobs we label: the controller then holds its
-// own Jobs in memory, not every Job of the cluster.
+// own Jobs in memory, not every Job of the cluster. managedFields are
+// dropped from every cached object: nothing reads them, and they are often
+// the largest part of a Job.
 func CacheOptions() cache.Options {
 	ours, err := labels.NewRequirement(v1alpha1.LabelSequentialJob, selection.Exists, nil)
 	if err != nil {
 		panic(err) // a constant, valid label key
 	}
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&batchv1.Job{}: {Label: labels.NewSelector().Add(*ours)},
-	}}
+	return cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&batchv1.Job{}: {Label: labels.NewSelector().Add(*ours)},
+		},
+	}
 }

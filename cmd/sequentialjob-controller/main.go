@@ -24,12 +24,17 @@ func main() {
 	var (
 		metricsAddr, probeAddr, leaderNamespace string
 		leaderElect, metricsSecure              bool
+		qps                                     float64
+		burst, workers                          int
 	)
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint; 0 disables it.")
 	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS, with authentication and authorization through the apiserver.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints; 0 disables them.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
 	flag.StringVar(&leaderNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease; required out of cluster.")
+	flag.Float64Var(&qps, "kube-api-qps", reconciler.DefaultQPS, "Queries per second the controller's client may send to the apiserver (sustained); see docs/performance.md.")
+	flag.IntVar(&burst, "kube-api-burst", reconciler.DefaultBurst, "Requests the controller's client may send at once above --kube-api-qps.")
+	flag.IntVar(&workers, "max-concurrent-reconciles", reconciler.DefaultWorkers, "SequentialJobs reconciled at the same time.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -47,7 +52,10 @@ func main() {
 		metricsOptions.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
 	}
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	cfg := ctrl.GetConfigOrDie()
+	cfg.QPS, cfg.Burst = float32(qps), burst
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsOptions,
 		HealthProbeBindAddress:  probeAddr,
@@ -61,7 +69,7 @@ func main() {
 	})
 	must(err)
 
-	must(reconciler.New(mgr, reconciler.NewMetrics(metrics.Registry, mgr.GetClient())).SetupWithManager(mgr))
+	must(reconciler.New(mgr, reconciler.NewMetrics(metrics.Registry, mgr.GetClient())).SetupWithManager(mgr, workers))
 	must(mgr.AddHealthzCheck("healthz", healthz.Ping))
 	must(mgr.AddReadyzCheck("readyz", healthz.Ping))
 
