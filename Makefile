@@ -70,6 +70,19 @@ bench: $(KUBE_BINS) ## Benchmarks of the hot paths: render (pure), and a reconci
 	go test ./render/... -run '^$$' -bench . -benchmem
 	go test ./reconciler/... -run '^$$' -bench . -benchtime 20x
 
+# Sizes of the benchmark commands; `make test` runs both with small ones.
+SCALE_RUNS   ?= 5000
+CLUSTER_RUNS ?= 100
+BENCH_ARGS   ?=
+
+.PHONY: bench-scale
+bench-scale: $(KUBE_BINS) ## SCALE_RUNS SequentialJobs x 3 steps on envtest, Jobs completed by the benchmark: time, transitions/s, handoff, peak RSS, CPU per step.
+	go test ./test/bench/ -run '^TestScale$$' -count=1 -v -timeout 120m -args -scale.runs=$(SCALE_RUNS) $(BENCH_ARGS)
+
+.PHONY: bench-cluster
+bench-cluster: $(CLUSTER_BINS) ## CLUSTER_RUNS SequentialJobs x 3 steps on the local cluster against a baseline of bare Jobs: handoff, CPU, RSS, requests per transition (audit log).
+	go test ./test/bench/ -run '^TestCluster$$' -count=1 -v -timeout 90m -args -cluster.runs=$(CLUSTER_RUNS) $(BENCH_ARGS)
+
 ##@ Local cluster
 
 .PHONY: run

@@ -77,6 +77,14 @@ var requestKinds = []string{"reads", "job-creates", "dry-runs", "status-writes",
 
 type requestCounts struct{ n [6]atomic.Int64 }
 
+func (c *requestCounts) total() int64 {
+	var n int64
+	for i := range c.n {
+		n += c.n[i].Load()
+	}
+	return n
+}
+
 func (c *requestCounts) reset() {
 	for i := range c.n {
 		c.n[i].Store(0)

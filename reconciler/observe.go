@@ -43,11 +43,22 @@ func (r *Reconciler) observe(ctx context.Context, sj *v1alpha1.SequentialJob, jo
 	return obs, nil
 }
 
-// listJobs lists the Jobs labelled for sj. From the cache it costs nothing;
-// render tells the ones sj controls from the ones that only carry its label.
+// listJobs lists the Jobs labelled for sj, live. render tells the ones sj
+// controls from the ones that only carry its label.
 func listJobs(ctx context.Context, reader client.Reader, sj *v1alpha1.SequentialJob) ([]batchv1.Job, error) {
 	list := &batchv1.JobList{}
 	if err := reader.List(ctx, list, client.InNamespace(sj.Namespace), client.MatchingLabels{v1alpha1.LabelSequentialJob: sj.Name}); err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
+// listCachedJobs is listJobs from the cache, through its index of Jobs by
+// SequentialJob: a label selector would test every Job of the namespace on
+// every reconcile.
+func listCachedJobs(ctx context.Context, cache client.Reader, sj *v1alpha1.SequentialJob) ([]batchv1.Job, error) {
+	list := &batchv1.JobList{}
+	if err := cache.List(ctx, list, client.InNamespace(sj.Namespace), client.MatchingFields{jobsBySequentialJob: sj.Name}); err != nil {
 		return nil, err
 	}
 	return list.Items, nil
@@ -167,7 +178,7 @@ func (r *Reconciler) read(ctx context.Context, req reconcile.Request) (sj *v1alp
 	if err := r.Client.Get(ctx, req.NamespacedName, sj); err != nil {
 		return nil, nil, false, client.IgnoreNotFound(err)
 	}
-	if jobs, err = listJobs(ctx, r.Client, sj); err != nil {
+	if jobs, err = r.listJobs(ctx, sj); err != nil {
 		return nil, nil, false, err
 	}
 	switch r.expect.check(sj, jobs) {
@@ -183,6 +194,15 @@ func (r *Reconciler) read(ctx context.Context, req reconcile.Request) (sj *v1alp
 		}
 	}
 	return sj, jobs, false, nil
+}
+
+// listJobs lists sj's Jobs from the cache, through its index, or, for a
+// Reconciler built without a manager (its Client reads live), by label.
+func (r *Reconciler) listJobs(ctx context.Context, sj *v1alpha1.SequentialJob) ([]batchv1.Job, error) {
+	if r.indexed {
+		return listCachedJobs(ctx, r.Client, sj)
+	}
+	return listJobs(ctx, r.Client, sj)
 }
 
 // waitRequeue is the safety net of a reconcile that waits for the cache:

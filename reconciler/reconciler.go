@@ -39,6 +39,8 @@ type Reconciler struct {
 	Metrics   *Metrics
 
 	expect *expectations
+	// indexed is true once SetupWithManager has indexed the cached Jobs.
+	indexed bool
 }
 
 // Reconcile brings one SequentialJob one step closer to its desired state.

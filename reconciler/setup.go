@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"context"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -50,12 +51,26 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers ...int) error {
 	if len(workers) > 0 && workers[0] > 0 {
 		n = workers[0]
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &batchv1.Job{}, jobsBySequentialJob, sequentialJobOf); err != nil {
+		return err
+	}
+	r.indexed = true
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.SequentialJob{}).
 		Owns(&batchv1.Job{}).
 		Named("sequentialjob").
 		WithOptions(controller.Options{RateLimiter: rateLimiter(), MaxConcurrentReconciles: n}).
 		Complete(r)
+}
+
+// stripJob keeps what render reads of a Job: its metadata (labels, owner,
+// finalizers, deletion), spec.suspend and its status.
+func stripJob(obj any) (any, error) {
+	if job, ok := obj.(*batchv1.Job); ok {
+		job.ManagedFields = nil
+		job.Spec = batchv1.JobSpec{Suspend: job.Spec.Suspend}
+	}
+	return obj, nil
 }
 
 // rateLimiter spaces the retries of a failing SequentialJob from 50ms up to
@@ -82,10 +97,21 @@ func New(mgr ctrl.Manager, metrics *Metrics) *Reconciler {
 	}
 }
 
+// jobsBySequentialJob indexes the cached Jobs by the SequentialJob their
+// label names.
+const jobsBySequentialJob = "sequentialjob"
+
+func sequentialJobOf(obj client.Object) []string {
+	if name := obj.GetLabels()[v1alpha1.LabelSequentialJob]; name != "" {
+		return []string{name}
+	}
+	return nil
+}
+
 // CacheOptions caches only the Jobs we label: the controller then holds its
-// own Jobs in memory, not every Job of the cluster. managedFields are
-// dropped from every cached object: nothing reads them, and they are often
-// the largest part of a Job.
+// own Jobs in memory, not every Job of the cluster. What the controller
+// never reads is dropped from every cached object: managedFields, and a
+// Job's pod template and selector, often the largest parts of an object.
 func CacheOptions() cache.Options {
 	ours, err := labels.NewRequirement(v1alpha1.LabelSequentialJob, selection.Exists, nil)
 	if err != nil {
@@ -94,7 +120,7 @@ func CacheOptions() cache.Options {
 	return cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&batchv1.Job{}: {Label: labels.NewSelector().Add(*ours)},
+			&batchv1.Job{}: {Label: labels.NewSelector().Add(*ours), Transform: stripJob},
 		},
 	}
 }

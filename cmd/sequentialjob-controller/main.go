@@ -23,6 +23,7 @@ import (
 func main() {
 	var (
 		metricsAddr, probeAddr, leaderNamespace string
+		pprofAddr                               string
 		leaderElect, metricsSecure              bool
 		qps                                     float64
 		burst, workers                          int
@@ -30,6 +31,7 @@ func main() {
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint; 0 disables it.")
 	flag.BoolVar(&metricsSecure, "metrics-secure", true, "Serve metrics over HTTPS, with authentication and authorization through the apiserver.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz endpoints; 0 disables them.")
+	flag.StringVar(&pprofAddr, "pprof-bind-address", "0", "Address of Go's /debug/pprof endpoints, for profiling; 0 (the default) disables them.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
 	flag.StringVar(&leaderNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease; required out of cluster.")
 	flag.Float64Var(&qps, "kube-api-qps", reconciler.DefaultQPS, "Queries per second the controller's client may send to the apiserver (sustained); see docs/performance.md.")
@@ -59,6 +61,7 @@ func main() {
 		Scheme:                  scheme,
 		Metrics:                 metricsOptions,
 		HealthProbeBindAddress:  probeAddr,
+		PprofBindAddress:        pprofAddr,
 		LeaderElection:          leaderElect,
 		LeaderElectionID:        "sequentialjob-controller.batch.example.com",
 		LeaderElectionNamespace: leaderNamespace,

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -29,13 +30,28 @@ type controllerProcess struct {
 	log string
 }
 
+var controllerBinary = flag.String("controller", "", "the controller binary to measure (default: built from this checkout), to compare builds")
+
+// controllerPath is -controller, or the controller built from this
+// checkout, so that a change is measured without a separate `make build`.
+func controllerPath(t testing.TB) string {
+	t.Helper()
+	if *controllerBinary != "" {
+		return *controllerBinary
+	}
+	bin := filepath.Join(t.TempDir(), "sequentialjob-controller")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/sequentialjob-controller")
+	build.Dir = testenv.Root()
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "building the controller: %s", out)
+	return bin
+}
+
 // startController runs the controller against cfg until the test ends and
 // returns once its /readyz answers.
 func startController(t testing.TB, cfg *rest.Config, args ...string) *controllerProcess {
 	t.Helper()
-	bin := filepath.Join(testenv.BinDir(), "sequentialjob-controller")
-	_, err := os.Stat(bin)
-	require.NoError(t, err, "run `make build` first")
+	bin := controllerPath(t)
 	dir := t.TempDir()
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	require.NoError(t, writeKubeconfig(kubeconfig, cfg))

@@ -30,10 +30,11 @@ func newHandoffs() *handoffs {
 	return &handoffs{added: map[string]time.Time{}, complete: map[string]time.Time{}, jobs: map[string]*batchv1.Job{}}
 }
 
-// observe is an informer's add and update handler.
+// observe is an informer's add and update handler. Jobs that no
+// SequentialJob labels (a baseline's) are not steps.
 func (h *handoffs) observe(obj any) {
 	job, ok := obj.(*batchv1.Job)
-	if !ok {
+	if !ok || job.Labels[v1alpha1.LabelSequentialJob] == "" {
 		return
 	}
 	now := time.Now()
@@ -122,6 +123,9 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d.Microse
 type procStats struct {
 	cpu       time.Duration
 	rss, peak int64 // bytes
+	// anon is the part of rss that is the process's own memory (heap,
+	// stacks), not pages of its executable file.
+	anon int64
 }
 
 // clockTicks is Linux's USER_HZ, the unit of /proc/<pid>/stat's times: 100
@@ -154,6 +158,8 @@ func readProc(pid int) (procStats, error) {
 			s.rss = kb * 1024
 		case "VmHWM":
 			s.peak = kb * 1024
+		case "RssAnon":
+			s.anon = kb * 1024
 		}
 	}
 	return s, nil

@@ -60,6 +60,10 @@ type Options struct {
 	Logs io.Writer
 	// KeepData leaves DataDir's contents in place on Stop, for debugging.
 	KeepData bool
+	// AuditUsers, when set, makes the apiserver write an audit log of
+	// these users' requests (metadata only) to AuditLog(). Benchmarks count
+	// a controller's requests from it.
+	AuditUsers []string
 }
 
 // Cluster is a running local cluster.
@@ -83,22 +87,24 @@ type Cluster struct {
 	mu          sync.Mutex
 	system      []*Process // kube-controller-manager, kube-scheduler, kwok
 	controllers []*Process
+	userFiles   []string
 	stopped     bool
 }
 
 // Entries Start creates in DataDir; Stop removes exactly these, so a
 // DataDir that holds anything else loses nothing.
 const (
-	kubeconfigFile = "kubeconfig"
-	logsDir        = "logs"
-	etcdDir        = "etcd"
-	apiserverDir   = "apiserver"
-	saKeyFile      = "sa.key"
-	caFile         = "ca.crt"
-	kwokFile       = "kwok.yaml"
+	kubeconfigFile  = "kubeconfig"
+	logsDir         = "logs"
+	etcdDir         = "etcd"
+	apiserverDir    = "apiserver"
+	saKeyFile       = "sa.key"
+	caFile          = "ca.crt"
+	kwokFile        = "kwok.yaml"
+	auditPolicyFile = "audit-policy.yaml"
 )
 
-var ownedEntries = []string{kubeconfigFile, logsDir, etcdDir, apiserverDir, saKeyFile, caFile, kwokFile}
+var ownedEntries = []string{kubeconfigFile, logsDir, etcdDir, apiserverDir, saKeyFile, caFile, kwokFile, auditPolicyFile}
 
 // Start starts every component, creates the fake node, installs the CRD when
 // asked, and returns once a Job's pod can be scheduled and run. On error,
@@ -160,6 +166,36 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 
 func (c *Cluster) path(name string) string { return filepath.Join(c.opts.DataDir, name) }
 
+// AuditLog is where the apiserver writes the requests of Options.AuditUsers.
+func (c *Cluster) AuditLog() string { return filepath.Join(c.opts.DataDir, logsDir, "audit.log") }
+
+// auditPolicy logs the metadata of the given users' requests, and nothing
+// else, once each (at ResponseComplete).
+func auditPolicy(users []string) []byte {
+	var b strings.Builder
+	b.WriteString("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived, ResponseStarted]\nrules:\n- level: Metadata\n  users:\n")
+	for _, u := range users {
+		fmt.Fprintf(&b, "  - %q\n", u)
+	}
+	b.WriteString("- level: None\n")
+	return []byte(b.String())
+}
+
+// UserKubeconfig creates a user of the apiserver with a client certificate
+// (no group, so no privilege until RBAC grants some) and writes a
+// kubeconfig for it to DataDir/<name>.kubeconfig.
+func (c *Cluster) UserKubeconfig(name string) (string, error) {
+	user, err := c.env.AddUser(envtest.User{Name: name}, &rest.Config{QPS: 100, Burst: 200})
+	if err != nil {
+		return "", err
+	}
+	path := c.path(name + ".kubeconfig")
+	c.mu.Lock()
+	c.userFiles = append(c.userFiles, path)
+	c.mu.Unlock()
+	return path, writeKubeconfig(path, user.Config())
+}
+
 func (c *Cluster) startAPIServer() error {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -193,6 +229,19 @@ func (c *Cluster) startAPIServer() error {
 	args.Set("service-account-key-file", c.path(saKeyFile))
 	args.Set("service-account-signing-key-file", c.path(saKeyFile))
 	args.Set("service-account-issuer", "https://kubernetes.default.svc.cluster.local")
+	if len(c.opts.AuditUsers) > 0 {
+		policy := c.path(auditPolicyFile)
+		if err := os.WriteFile(policy, auditPolicy(c.opts.AuditUsers), 0o644); err != nil {
+			return err
+		}
+		args.Set("audit-policy-file", policy)
+		args.Set("audit-log-path", c.AuditLog())
+		args.Set("audit-log-format", "json")
+		// Unbuffered and unrotated: a benchmark reads it as soon as its
+		// run ends.
+		args.Set("audit-log-mode", "blocking")
+		args.Set("audit-log-maxsize", "0")
+	}
 
 	if _, err := c.env.Start(); err != nil {
 		return fmt.Errorf("starting etcd and kube-apiserver (logs in %s): %w", c.logHint(), err)
@@ -493,6 +542,11 @@ func (c *Cluster) Stop() {
 }
 
 func (c *Cluster) removeOwned() {
+	c.mu.Lock()
+	for _, f := range c.userFiles {
+		_ = os.Remove(f)
+	}
+	c.mu.Unlock()
 	for _, name := range ownedEntries {
 		_ = os.RemoveAll(c.path(name))
 	}
