@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 )
@@ -44,7 +45,7 @@ const (
 )
 
 // SetupWithManager registers the reconciler: it watches SequentialJobs and
-// the Jobs they control, reconciling up to workers SequentialJobs at once
+// the Jobs they control (a step's end first, see jobEvents), reconciling up to workers SequentialJobs at once
 // (0 means DefaultWorkers).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers ...int) error {
 	n := DefaultWorkers
@@ -57,7 +58,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers ...int) error {
 	r.indexed = true
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.SequentialJob{}).
-		Owns(&batchv1.Job{}).
+		WatchesRawSource(source.Kind(mgr.GetCache(), &batchv1.Job{}, jobEvents())).
 		Named("sequentialjob").
 		WithOptions(controller.Options{RateLimiter: rateLimiter(), MaxConcurrentReconciles: n}).
 		Complete(r)

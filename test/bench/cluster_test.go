@@ -2,12 +2,12 @@ package bench
 
 import (
 	"bufio"
-	"io"
-	"net/http"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -75,7 +75,7 @@ func TestCluster(t *testing.T) {
 	kubeconfig, err := cluster.UserKubeconfig(controllerUser)
 	require.NoError(t, err)
 	pprofAddr := freeAddr(t)
-	args := []string{"--kubeconfig=" + kubeconfig}
+	args := append([]string{"--kubeconfig=" + kubeconfig}, strings.Fields(*controllerArgs)...)
 	if *cpuProfile != "" {
 		args = append(args, "--pprof-bind-address="+pprofAddr)
 	}

@@ -30,7 +30,10 @@ type controllerProcess struct {
 	log string
 }
 
-var controllerBinary = flag.String("controller", "", "the controller binary to measure (default: built from this checkout), to compare builds")
+var (
+	controllerBinary = flag.String("controller", "", "the controller binary to measure (default: built from this checkout), to compare builds")
+	controllerArgs   = flag.String("controller.args", "", "more flags for the controller, space-separated (for example --kube-api-qps=500)")
+)
 
 // controllerPath is -controller, or the controller built from this
 // checkout, so that a change is measured without a separate `make build`.

@@ -68,7 +68,7 @@ func TestScale(t *testing.T) {
 	go func() { _ = watch.Start(ctx) }()
 	require.True(t, watch.WaitForCacheSync(ctx))
 
-	controller := startController(t, env.Config)
+	controller := startController(t, env.Config, strings.Fields(*controllerArgs)...)
 	before := controller.stats(t)
 
 	start := time.Now()

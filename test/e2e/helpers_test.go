@@ -319,6 +319,17 @@ func (r *jobRecorder) stepsRun(sjName string) []string {
 	return out
 }
 
+// all is every Job the recorder holds now.
+func (r *jobRecorder) all() []batchv1.Job {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []batchv1.Job
+	for _, j := range r.jobs {
+		out = append(out, *j.DeepCopy())
+	}
+	return out
+}
+
 func (r *jobRecorder) createdNames() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
