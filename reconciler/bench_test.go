@@ -42,7 +42,11 @@ func BenchmarkThreeStepRun(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := reconciler.New(mgr, nil).SetupWithManager(mgr); err != nil {
+	r, err := reconciler.New(mgr, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -7,11 +7,11 @@ import (
 	"context"
 	"time"
 
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 	"example.com/sequentialjob/render"
@@ -34,7 +34,7 @@ type Reconciler struct {
 	// APIReader reads from the apiserver directly, for what the cache
 	// cannot hold or may not show yet.
 	APIReader client.Reader
-	Recorder  recorder.EventRecorder
+	Recorder  events.EventRecorder
 	Clock     clock.PassiveClock
 	Metrics   *Metrics
 

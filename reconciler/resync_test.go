@@ -44,7 +44,8 @@ func TestNoOpResyncMakesNoRequests(t *testing.T) {
 		Cache: options, Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	require.NoError(t, err)
-	r := reconciler.New(mgr, nil)
+	r, err := reconciler.New(mgr, nil)
+	require.NoError(t, err)
 	var reconciles atomic.Int64
 	require.NoError(t, ctrl.NewControllerManagedBy(mgr).For(&v1alpha1.SequentialJob{}).Owns(&batchv1.Job{}).Named("resync").
 		Complete(reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {

@@ -87,15 +87,19 @@ func rateLimiter() workqueue.TypedRateLimiter[reconcile.Request] {
 
 // New is the reconciler of a manager: cached reads, live reads for
 // confirmations, events.k8s.io events, the real clock. metrics may be nil.
-func New(mgr ctrl.Manager, metrics *Metrics) *Reconciler {
+func New(mgr ctrl.Manager, metrics *Metrics) (*Reconciler, error) {
+	recorder, err := newEventRecorder(mgr, FieldManager)
+	if err != nil {
+		return nil, err
+	}
 	return &Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder(FieldManager),
+		Recorder:  recorder,
 		Clock:     clock.RealClock{},
 		Metrics:   metrics,
 		expect:    newExpectations(clock.RealClock{}.Now),
-	}
+	}, nil
 }
 
 // jobsBySequentialJob indexes the cached Jobs by the SequentialJob their

@@ -63,7 +63,8 @@ func startController(t *testing.T, options ...func(*reconciler.Reconciler)) (sto
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	require.NoError(t, err)
-	r := reconciler.New(mgr, nil)
+	r, err := reconciler.New(mgr, nil)
+	require.NoError(t, err)
 	for _, option := range options {
 		option(r)
 	}

@@ -72,7 +72,9 @@ func main() {
 	})
 	must(err)
 
-	must(reconciler.New(mgr, reconciler.NewMetrics(metrics.Registry, mgr.GetClient())).SetupWithManager(mgr, workers))
+	r, err := reconciler.New(mgr, reconciler.NewMetrics(metrics.Registry, mgr.GetClient()))
+	must(err)
+	must(r.SetupWithManager(mgr, workers))
 	must(mgr.AddHealthzCheck("healthz", healthz.Ping))
 	must(mgr.AddReadyzCheck("readyz", healthz.Ping))
 

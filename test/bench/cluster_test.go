@@ -204,14 +204,22 @@ func profileCPU(t *testing.T, addr string) func() {
 			t.Error("no CPU profile")
 		}
 		// And the heap, at the end of the runs, next to it.
-		resp, err := http.Get("http://" + addr + "/debug/pprof/heap")
-		if assert.NoError(t, err) {
-			defer resp.Body.Close()
-			data, err := io.ReadAll(resp.Body)
-			assert.NoError(t, err)
-			assert.NoError(t, os.WriteFile(*cpuProfile+".heap", data, 0o644))
-		}
+		assert.NoError(t, fetch("http://"+addr+"/debug/pprof/heap", *cpuProfile+".heap"))
 	}
+}
+
+// fetch writes what url returns to path.
+func fetch(url, path string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
 }
 
 // completeCounter counts the Complete Jobs per namespace.

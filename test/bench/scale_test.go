@@ -26,8 +26,9 @@ import (
 )
 
 var (
-	scaleRuns  = flag.Int("scale.runs", 30, "TestScale: SequentialJobs to run (make bench-scale: 5000)")
-	scaleSteps = flag.Int("scale.steps", 3, "TestScale: steps per SequentialJob")
+	scaleRuns   = flag.Int("scale.runs", 30, "TestScale: SequentialJobs to run (make bench-scale: 5000)")
+	scaleSteps  = flag.Int("scale.steps", 3, "TestScale: steps per SequentialJob")
+	heapProfile = flag.String("scale.heapprofile", "", "TestScale: write the controller's heap profile, once every run is done, to this file")
 )
 
 // TestScale runs many SequentialJobs on envtest with no Job controller: the
@@ -68,7 +69,12 @@ func TestScale(t *testing.T) {
 	go func() { _ = watch.Start(ctx) }()
 	require.True(t, watch.WaitForCacheSync(ctx))
 
-	controller := startController(t, env.Config, strings.Fields(*controllerArgs)...)
+	args := strings.Fields(*controllerArgs)
+	pprofAddr := freeAddr(t)
+	if *heapProfile != "" {
+		args = append(args, "--pprof-bind-address="+pprofAddr)
+	}
+	controller := startController(t, env.Config, args...)
 	before := controller.stats(t)
 
 	start := time.Now()
@@ -93,6 +99,9 @@ func TestScale(t *testing.T) {
 	require.True(t, done.waitFor(*scaleRuns, 60*time.Minute), "only %d of %d runs finished", done.count(), *scaleRuns)
 	elapsed := time.Since(start)
 	after := controller.stats(t)
+	if *heapProfile != "" {
+		require.NoError(t, fetch("http://"+pprofAddr+"/debug/pprof/heap?gc=1", *heapProfile))
+	}
 
 	// Nothing lost or doubled: every run succeeded, with one Job per step.
 	list := &v1alpha1.SequentialJobList{}
