@@ -2,12 +2,15 @@ package reconciler
 
 import (
 	"context"
+	"maps"
+	"slices"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -16,30 +19,32 @@ import (
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 )
 
-// Priorities of the SequentialJobs a Job's event wakes. A step's end is a
-// handoff: the next step waits for it, so it goes before everything else,
-// such as the first reconcile of a thousand SequentialJobs just created.
-// The Job controller's progress reports on a running Job (active, ready)
-// change nothing the controller acts on, so they go last.
-const (
-	priorityStepEnded   = 10
-	priorityJobProgress = handler.LowPriority
-)
+// priorityStepEnded is the priority of the SequentialJob whose step Job
+// ended or is being deleted. A step's end is a handoff: the next step waits
+// for it, so it goes before everything else, such as the first reconcile of
+// a thousand SequentialJobs just created (when the controller's queue is a
+// priority queue, as it is by default).
+const priorityStepEnded = 10
 
-// jobEvents maps a step Job's events to its SequentialJob, with the
-// priorities above (when the controller's queue is a priority queue, as it
-// is by default).
+// jobEvents maps a step Job's events to its SequentialJob. The Job
+// controller's progress reports on a running Job (active, ready, pod
+// counts), about five per step, change nothing the controller acts on:
+// they wake nothing. The removal of the step-result finalizer wakes it with
+// a low priority, only so that it forgets that it removed it.
 func jobEvents() handler.TypedEventHandler[*batchv1.Job, reconcile.Request] {
 	return handler.TypedFuncs[*batchv1.Job, reconcile.Request]{
 		CreateFunc: func(_ context.Context, e event.TypedCreateEvent[*batchv1.Job], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			enqueueOwner(q, e.Object, nil)
 		},
 		UpdateFunc: func(_ context.Context, e event.TypedUpdateEvent[*batchv1.Job], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-			priority := priorityJobProgress
-			if ended(e.ObjectNew) != ended(e.ObjectOld) || (e.ObjectNew.DeletionTimestamp != nil) != (e.ObjectOld.DeletionTimestamp != nil) {
-				priority = priorityStepEnded
+			switch {
+			case matters(e.ObjectOld, e.ObjectNew):
+				priority := priorityStepEnded
+				enqueueOwner(q, e.ObjectNew, &priority)
+			case !slices.Equal(e.ObjectOld.Finalizers, e.ObjectNew.Finalizers):
+				priority := handler.LowPriority
+				enqueueOwner(q, e.ObjectNew, &priority)
 			}
-			enqueueOwner(q, e.ObjectNew, &priority)
 		},
 		DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[*batchv1.Job], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			priority := priorityStepEnded
@@ -63,6 +68,19 @@ func enqueueOwner(q workqueue.TypedRateLimitingInterface[reconcile.Request], job
 		return
 	}
 	q.Add(req)
+}
+
+// matters is true when a Job changed in a way render acts on: it ended,
+// its deletion began, its suspension changed, or its identity (labels,
+// owner) changed.
+func matters(old, new *batchv1.Job) bool {
+	return ended(old) != ended(new) ||
+		(old.DeletionTimestamp != nil) != (new.DeletionTimestamp != nil) ||
+		ptr.Deref(old.Spec.Suspend, false) != ptr.Deref(new.Spec.Suspend, false) ||
+		!maps.Equal(old.Labels, new.Labels) ||
+		!slices.EqualFunc(old.OwnerReferences, new.OwnerReferences, func(a, b metav1.OwnerReference) bool {
+			return a.UID == b.UID && ptr.Deref(a.Controller, false) == ptr.Deref(b.Controller, false)
+		})
 }
 
 // ended is true once a Job's Complete or Failed condition is True.

@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/time/rate"
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/util/workqueue"
@@ -68,10 +69,28 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers ...int) error {
 // finalizers, deletion), spec.suspend and its status.
 func stripJob(obj any) (any, error) {
 	if job, ok := obj.(*batchv1.Job); ok {
-		job.ManagedFields = nil
+		job.ManagedFields, job.Annotations = nil, nil
 		job.Spec = batchv1.JobSpec{Suspend: job.Spec.Suspend}
 	}
 	return obj, nil
+}
+
+// stripSequentialJob drops managedFields and, once a run has finished, the
+// steps and the pod template: a finished run is final, so nothing reads
+// them again (render only follows a still running Job and the generation).
+// This is most of the memory of a controller that keeps thousands of
+// finished runs. A feature that acts on a finished run's spec (a retry)
+// must keep what it reads here.
+func stripSequentialJob(obj any) (any, error) {
+	sj, ok := obj.(*v1alpha1.SequentialJob)
+	if !ok {
+		return obj, nil
+	}
+	sj.ManagedFields = nil
+	if sj.Status.Phase == v1alpha1.PhaseSucceeded || sj.Status.Phase == v1alpha1.PhaseFailed {
+		sj.Spec.Containers, sj.Spec.Template = nil, corev1.PodTemplateSpec{}
+	}
+	return sj, nil
 }
 
 // rateLimiter spaces the retries of a failing SequentialJob from 50ms up to
@@ -125,7 +144,8 @@ func CacheOptions() cache.Options {
 	return cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&batchv1.Job{}: {Label: labels.NewSelector().Add(*ours), Transform: stripJob},
+			&batchv1.Job{}:            {Label: labels.NewSelector().Add(*ours), Transform: stripJob},
+			&v1alpha1.SequentialJob{}: {Transform: stripSequentialJob},
 		},
 	}
 }

@@ -56,7 +56,9 @@ type Desired struct {
 
 	// Status is the whole status, typed, for comparison and display.
 	Status v1alpha1.SequentialJobStatus
-	// StatusApply is Status as a server-side apply intent for the status subresource.
+	// StatusApply is Status as a server-side apply intent for the status
+	// subresource; nil when the status has not changed, so a reconcile that
+	// writes nothing does not build it.
 	StatusApply *sjac.SequentialJobApplyConfiguration
 	// StatusChanged is false when Status equals the observed status, so the
 	// reconciler writes nothing.
@@ -126,8 +128,10 @@ func Render(obs Observed, now time.Time) Desired {
 		desired.Jobs = append(desired.Jobs, desiredJob(sj, plan.next.container, plan.next.index))
 	}
 	desired.Status = runStatus(sj, plan, ts)
-	desired.StatusApply = statusApply(sj, desired.Status)
 	desired.StatusChanged = !equality.Semantic.DeepEqual(sj.Status, desired.Status)
+	if desired.StatusChanged {
+		desired.StatusApply = statusApply(sj, desired.Status)
+	}
 	desired.Release = releasable(jobs, desired.Status)
 	desired.Transitions = Transitions(sj.Status, desired.Status)
 	desired.Events = events(sj, plan, desired.Status, desired.Transitions)
