@@ -83,6 +83,13 @@ bench-scale: $(KUBE_BINS) ## SCALE_RUNS SequentialJobs x 3 steps on envtest, Job
 bench-cluster: $(CLUSTER_BINS) ## CLUSTER_RUNS SequentialJobs x 3 steps on the local cluster against a baseline of bare Jobs: handoff, CPU, RSS, requests per transition (audit log).
 	go test ./test/bench/ -run '^TestCluster$$' -count=1 -v -timeout 90m -args -cluster.runs=$(CLUSTER_RUNS) $(BENCH_ARGS)
 
+CHAOS_RUNS  ?= 30
+CHAOS_KILLS ?= 20
+
+.PHONY: chaos
+chaos: $(CLUSTER_BINS) ## CHAOS_RUNS SequentialJobs of 5 steps on the local cluster while the controller is SIGKILLed CHAOS_KILLS times: every run exact, one Job per step.
+	go test ./test/e2e/ -run '^TestChaosControllerKilled$$' -count=1 -v -timeout 60m -args -chaos.runs=$(CHAOS_RUNS) -chaos.kills=$(CHAOS_KILLS)
+
 ##@ Local cluster
 
 .PHONY: run

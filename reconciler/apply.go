@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -42,15 +43,15 @@ func (r *Reconciler) writeStatus(ctx context.Context, sj *v1alpha1.SequentialJob
 }
 
 // release removes the step-result finalizer from the named Jobs, whose
-// result status now records. A JSON patch that first tests the finalizer is
-// where it was: it removes ours and nothing another controller added since.
+// result status now records, and labels them recorded: the cache then lets
+// them go (see CacheOptions).
 func (r *Reconciler) release(ctx context.Context, sj *v1alpha1.SequentialJob, jobs []batchv1.Job, names []string) error {
 	for _, name := range r.expect.stillReleasing(sj.UID, names) {
 		i := slices.IndexFunc(jobs, func(j batchv1.Job) bool { return j.Name == name })
 		if i < 0 {
 			continue
 		}
-		if err := removeFinalizer(ctx, r.Client, &jobs[i]); err != nil {
+		if err := releaseJob(ctx, r.Client, &jobs[i]); err != nil {
 			return fmt.Errorf("releasing Job %s: %w", name, err)
 		}
 		r.expect.releasedJob(sj.UID, name)
@@ -58,16 +59,21 @@ func (r *Reconciler) release(ctx context.Context, sj *v1alpha1.SequentialJob, jo
 	return nil
 }
 
-// removeFinalizer removes the step-result finalizer from job, if it has it.
-func removeFinalizer(ctx context.Context, c client.Client, job *batchv1.Job) error {
+// releaseJob removes the step-result finalizer from job, if it has it, and
+// adds the step-recorded label, in one JSON patch that first tests the
+// finalizer is where it was: it removes ours and nothing another controller
+// added since.
+func releaseJob(ctx context.Context, c client.Client, job *batchv1.Job) error {
 	i := slices.Index(job.Finalizers, v1alpha1.FinalizerStepResult)
 	if i < 0 {
 		return nil
 	}
 	path := fmt.Sprintf("/metadata/finalizers/%d", i)
+	label := "/metadata/labels/" + strings.ReplaceAll(v1alpha1.LabelStepRecorded, "/", "~1")
 	patch, err := json.Marshal([]map[string]any{
 		{"op": "test", "path": path, "value": v1alpha1.FinalizerStepResult},
 		{"op": "remove", "path": path},
+		{"op": "add", "path": label, "value": "true"},
 	})
 	if err != nil {
 		return err

@@ -57,7 +57,7 @@ func (r *Reconciler) cleanup(ctx context.Context, sj *v1alpha1.SequentialJob) (r
 			continue
 		}
 		remaining = append(remaining, job.Name)
-		if err := removeFinalizer(ctx, r.Client, job); err != nil {
+		if err := releaseJob(ctx, r.Client, job); err != nil {
 			return r.reportError(ctx, sj, "releasing Job "+job.Name, err)
 		}
 		if !job.DeletionTimestamp.IsZero() {

@@ -47,7 +47,12 @@ func jobEvents() handler.TypedEventHandler[*batchv1.Job, reconcile.Request] {
 			}
 		},
 		DeleteFunc: func(_ context.Context, e event.TypedDeleteEvent[*batchv1.Job], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			// A released Job leaves the cache as if deleted: its result is
+			// already in status.
 			priority := priorityStepEnded
+			if e.Object.Labels[v1alpha1.LabelStepRecorded] != "" || !slices.Contains(e.Object.Finalizers, v1alpha1.FinalizerStepResult) {
+				priority = handler.LowPriority
+			}
 			enqueueOwner(q, e.Object, &priority)
 		},
 		GenericFunc: func(_ context.Context, e event.TypedGenericEvent[*batchv1.Job], q workqueue.TypedRateLimitingInterface[reconcile.Request]) {

@@ -132,8 +132,9 @@ func sequentialJobOf(obj client.Object) []string {
 	return nil
 }
 
-// CacheOptions caches only the Jobs we label: the controller then holds its
-// own Jobs in memory, not every Job of the cluster. What the controller
+// CacheOptions caches only the Jobs we label whose result status does not
+// record yet: the controller holds its running steps' Jobs in memory, not
+// every Job of the cluster, nor every Job it ever made. What the controller
 // never reads is dropped from every cached object: managedFields, and a
 // Job's pod template and selector, often the largest parts of an object.
 func CacheOptions() cache.Options {
@@ -141,10 +142,14 @@ func CacheOptions() cache.Options {
 	if err != nil {
 		panic(err) // a constant, valid label key
 	}
+	unrecorded, err := labels.NewRequirement(v1alpha1.LabelStepRecorded, selection.DoesNotExist, nil)
+	if err != nil {
+		panic(err)
+	}
 	return cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&batchv1.Job{}:            {Label: labels.NewSelector().Add(*ours), Transform: stripJob},
+			&batchv1.Job{}:            {Label: labels.NewSelector().Add(*ours, *unrecorded), Transform: stripJob},
 			&v1alpha1.SequentialJob{}: {Transform: stripSequentialJob},
 		},
 	}

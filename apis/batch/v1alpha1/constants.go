@@ -64,6 +64,11 @@ const (
 	// LabelStepName carries the step's name (its container's name): a step's
 	// identity. A Job created just before a crash is recognised by it.
 	LabelStepName = "batch.example.com/step-name"
+	// LabelStepRecorded marks a step's Job whose result the SequentialJob's
+	// status records: the controller released it (removed its step-result
+	// finalizer) and no longer keeps it in memory, so the controller's
+	// memory grows with the running steps, not with every Job it ever made.
+	LabelStepRecorded = "batch.example.com/step-recorded"
 	// AnnotationSpecGeneration records the SequentialJob generation a Job was
 	// rendered from, so a spec change mid-run can be traced per step.
 	AnnotationSpecGeneration = "batch.example.com/spec-generation"
