@@ -74,10 +74,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 	}
 	if err := r.writeStatus(ctx, sj, desired); err != nil {
-		// Nothing is announced: the next reconcile finds the same
+		// No transition is announced: the next reconcile finds the same
 		// transitions and announces them once their status is written.
-		log.FromContext(ctx).Error(err, "Failed to reconcile", "phase", "writing status")
-		return reconcile.Result{}, err
+		return r.reportError(ctx, sj, "writing status", err)
 	}
 	r.announce(ctx, sj, desired, observedAt)
 	if err := r.release(ctx, sj, obs.Jobs, desired.Release); err != nil {
