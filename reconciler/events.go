@@ -11,9 +11,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
@@ -59,6 +61,22 @@ func jobEvents() handler.TypedEventHandler[*batchv1.Job, reconcile.Request] {
 			enqueueOwner(q, e.Object, nil)
 		},
 	}
+}
+
+// sequentialJobChanged filters the SequentialJob's own updates: a change of
+// its spec or metadata (generation, deletion, finalizers, labels) wakes it,
+// and so does the event of any write a waiting reconcile needs to see. The
+// events of the controller's own status writes otherwise wake nothing:
+// after its write, a reconcile has nothing left to do until a Job changes.
+func (r *Reconciler) sequentialJobChanged() predicate.TypedPredicate[client.Object] {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		old, new := e.ObjectOld, e.ObjectNew
+		return old.GetGeneration() != new.GetGeneration() ||
+			(old.GetDeletionTimestamp() == nil) != (new.GetDeletionTimestamp() == nil) ||
+			!slices.Equal(old.GetFinalizers(), new.GetFinalizers()) ||
+			!maps.Equal(old.GetLabels(), new.GetLabels()) ||
+			r.expect.isWaiting(new.GetUID())
+	}}
 }
 
 // enqueueOwner adds the SequentialJob that controls job, if one does.

@@ -47,6 +47,9 @@ type expected struct {
 	// the cache may still show it.
 	released map[string]bool
 	since    time.Time
+	// waiting is true while a reconcile of this SequentialJob waits for
+	// the cache to show our writes.
+	waiting bool
 }
 
 func newExpectations(clock func() time.Time) *expectations {
@@ -133,7 +136,7 @@ func (e *expectations) check(sj *v1alpha1.SequentialJob, jobs []batchv1.Job) ver
 	}
 	switch {
 	case !behind:
-		x.resourceVersion = 0
+		x.resourceVersion, x.waiting = 0, false
 		if len(x.released) == 0 {
 			delete(e.bySJ, sj.UID)
 		}
@@ -142,7 +145,21 @@ func (e *expectations) check(sj *v1alpha1.SequentialJob, jobs []batchv1.Job) ver
 		delete(e.bySJ, sj.UID)
 		return cacheStale
 	}
+	x.waiting = true
 	return cacheBehind
+}
+
+// waiting is true while a reconcile of the SequentialJob waits for the
+// cache to show our writes: the watch event of our own status write must
+// then wake it.
+func (e *expectations) isWaiting(uid types.UID) bool {
+	if e == nil {
+		return true
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	x := e.bySJ[uid]
+	return x != nil && x.waiting
 }
 
 // stillReleasing filters out the Jobs whose finalizer we already removed.

@@ -174,26 +174,34 @@ func convert(from *batchv1ac.JobApplyConfiguration, to *batchv1.Job) error {
 // it does not, wait is true: the watch event of that write requeues the
 // SequentialJob. sj is nil when it no longer exists.
 func (r *Reconciler) read(ctx context.Context, req reconcile.Request) (sj *v1alpha1.SequentialJob, jobs []batchv1.Job, wait bool, err error) {
-	sj = &v1alpha1.SequentialJob{}
-	if err := r.Client.Get(ctx, req.NamespacedName, sj); err != nil {
-		return nil, nil, false, client.IgnoreNotFound(err)
-	}
-	if jobs, err = r.listJobs(ctx, sj); err != nil {
-		return nil, nil, false, err
-	}
-	switch r.expect.check(sj, jobs) {
-	case cacheBehind:
-		return sj, nil, true, nil
-	case cacheStale:
-		log.FromContext(ctx).Info("The cache has not shown this controller's last writes; reading live")
-		if err := r.APIReader.Get(ctx, req.NamespacedName, sj); err != nil {
+	for attempt := 0; ; attempt++ {
+		sj = &v1alpha1.SequentialJob{}
+		if err := r.Client.Get(ctx, req.NamespacedName, sj); err != nil {
 			return nil, nil, false, client.IgnoreNotFound(err)
 		}
-		if jobs, err = listJobs(ctx, r.APIReader, sj); err != nil {
+		if jobs, err = r.listJobs(ctx, sj); err != nil {
 			return nil, nil, false, err
 		}
+		switch r.expect.check(sj, jobs) {
+		case cacheCurrent:
+			return sj, jobs, false, nil
+		case cacheBehind:
+			// check marked this SequentialJob waiting, so the next event
+			// wakes it (see sequentialJobChanged); one that arrived
+			// between the read and the check is in the cache now.
+			if attempt == 0 {
+				continue
+			}
+			return sj, nil, true, nil
+		case cacheStale:
+			log.FromContext(ctx).Info("The cache has not shown this controller's last writes; reading live")
+			if err := r.APIReader.Get(ctx, req.NamespacedName, sj); err != nil {
+				return nil, nil, false, client.IgnoreNotFound(err)
+			}
+			jobs, err = listJobs(ctx, r.APIReader, sj)
+			return sj, jobs, false, err
+		}
 	}
-	return sj, jobs, false, nil
 }
 
 // listJobs lists sj's Jobs from the cache, through its index, or, for a

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -58,7 +59,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers ...int) error {
 	}
 	r.indexed = true
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.SequentialJob{}).
+		For(&v1alpha1.SequentialJob{}, builder.WithPredicates(r.sequentialJobChanged())).
 		WatchesRawSource(source.Kind(mgr.GetCache(), &batchv1.Job{}, jobEvents())).
 		Named("sequentialjob").
 		WithOptions(controller.Options{RateLimiter: rateLimiter(), MaxConcurrentReconciles: n}).
