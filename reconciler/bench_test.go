@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -27,21 +28,7 @@ import (
 // creation to Succeeded. A 3-step run has 6 step transitions (3 starts, 3
 // ends) and one run transition.
 func BenchmarkThreeStepRun(b *testing.B) {
-	var counts requestCounts
-	cfg := rest.CopyConfig(env.Config)
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
-		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
-			counts.count(req)
-			return rt.RoundTrip(req)
-		})
-	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme: scheme.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
-		Cache: reconciler.CacheOptions(), Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	mgr, counts := countingManager(b, reconciler.CacheOptions())
 	r, err := reconciler.New(mgr, nil)
 	if err != nil {
 		b.Fatal(err)
@@ -112,6 +99,28 @@ func (c *requestCounts) count(req *http.Request) {
 	default:
 		c.n[4].Add(1)
 	}
+}
+
+// countingManager is a manager whose every request to the apiserver is
+// counted by kind.
+func countingManager(t testing.TB, cache cache.Options) (ctrl.Manager, *requestCounts) {
+	t.Helper()
+	counts := &requestCounts{}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+		return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+			counts.count(req)
+			return rt.RoundTrip(req)
+		})
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme: scheme.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
+		Cache: cache, Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mgr, counts
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
