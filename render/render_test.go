@@ -1,13 +1,17 @@
 package render_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -357,4 +361,41 @@ func assertEvents(t *testing.T, got render.Desired, reasons ...string) {
 		have = append(have, e.Reason)
 	}
 	assert.Equal(t, reasons, have)
+}
+
+// TestStepLimit: edits can keep adding steps to a running run, but one run
+// starts at most MaxStartedSteps; the step after that fails the run with
+// StepLimitExceeded and no Job, instead of a record and Job names that grow
+// without end.
+func TestStepLimit(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	w := fixtures.MakeSequentialJob("default", "long")
+	for i := range v1alpha1.MaxStartedSteps {
+		w.Step(fmt.Sprintf("s%d", i), "busybox")
+	}
+	sj := w.Obj()
+	sj.UID, sj.Generation = "uid", 1
+	var jobs []batchv1.Job
+	// Run every step but the last through render, as the controller would.
+	for i := 0; i < v1alpha1.MaxStartedSteps; i++ {
+		d := render.Render(render.Observed{SequentialJob: sj, Jobs: jobs}, now)
+		require.Len(t, d.Jobs, 1, "step %d starts", i)
+		sj.Status = d.Status
+		job := batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: *d.Jobs[0].Name, Namespace: "default", Labels: d.Jobs[0].Labels,
+			OwnerReferences: []metav1.OwnerReference{{UID: sj.UID, Controller: ptr.To(true), Kind: "SequentialJob", Name: sj.Name}}}}
+		if i < v1alpha1.MaxStartedSteps-1 {
+			job.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}
+		}
+		jobs = append(jobs, job)
+	}
+	// The last step runs; an edit replaces the finished steps with a new one.
+	sj.Spec.Containers = append(sj.Spec.Containers[v1alpha1.MaxStartedSteps-1:], corev1.Container{Name: "one-too-many", Image: "busybox"})
+	sj.Generation = 2
+	jobs[len(jobs)-1].Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}
+
+	got := render.Render(render.Observed{SequentialJob: sj, Jobs: jobs}, now)
+	assert.Empty(t, got.Jobs)
+	fixtures.RequireRunFailedFast(t, got.Status, v1alpha1.ReasonStepLimitExceeded, "step 64 (one-too-many) cannot start")
+	assert.Len(t, got.Status.Steps, v1alpha1.MaxStartedSteps+1)
+	assert.Equal(t, int32(v1alpha1.MaxStartedSteps), got.Status.State.Succeeded)
 }
