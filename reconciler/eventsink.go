@@ -44,6 +44,8 @@ func newEventRecorder(mgr manager.Manager, reportingController string) (events.E
 		return nil, err
 	}
 	poster := &eventPoster{client: clientset.EventsV1(), queue: make(chan *eventsv1.Event, eventQueueSize)}
+	// The broadcaster's own sink is never started (no StartRecordingToSink):
+	// poster.enqueue is its only watcher.
 	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: clientset.EventsV1()})
 	if _, err := broadcaster.StartEventWatcher(poster.enqueue); err != nil {
 		return nil, err
