@@ -12,41 +12,87 @@ import (
 )
 
 // observedJobs sorts the observed Jobs, JobSet-style, before any decision:
-// the ones this SequentialJob controls, by the index of their status.steps
-// entry, and the ones that only carry one of our Job names.
+// the ones this SequentialJob controls, by the entry of status.steps or
+// status.finally they belong to, and the ones that only carry one of our
+// Job names.
 type observedJobs struct {
-	owned   map[int]*batchv1.Job
+	// steps and finally hold, per entry, the Job of its latest attempt.
+	steps, finally map[int]ownedJob
+	// all are every Job this SequentialJob controls, any attempt.
+	all     []*batchv1.Job
 	foreign map[string]*batchv1.Job // by name
+	// pods are the observed pods, by the name of their Job.
+	pods map[string][]*corev1.Pod
 }
 
-func classify(sj *v1alpha1.SequentialJob, jobs []batchv1.Job) observedJobs {
-	out := observedJobs{owned: map[int]*batchv1.Job{}, foreign: map[string]*batchv1.Job{}}
+type ownedJob struct {
+	job     *batchv1.Job
+	attempt int32
+}
+
+func (o observedJobs) list(finally bool) map[int]ownedJob {
+	if finally {
+		return o.finally
+	}
+	return o.steps
+}
+
+func classify(sj *v1alpha1.SequentialJob, jobs []batchv1.Job, pods []corev1.Pod) observedJobs {
+	out := observedJobs{steps: map[int]ownedJob{}, finally: map[int]ownedJob{}, foreign: map[string]*batchv1.Job{}}
 	for i := range jobs {
 		job := &jobs[i]
 		if job.Namespace != sj.Namespace {
 			continue
 		}
-		if index, ok := ownedStepIndex(sj, job); ok {
-			out.owned[index] = job
+		ref, ok := ownedSlot(sj, job)
+		if !ok {
+			out.foreign[job.Name] = job
 			continue
 		}
-		out.foreign[job.Name] = job
+		out.all = append(out.all, job)
+		entries := out.list(ref.finally)
+		if prev, seen := entries[ref.index]; !seen || prev.attempt < ref.attempt {
+			entries[ref.index] = ownedJob{job: job, attempt: ref.attempt}
+		}
+	}
+	for i := range pods {
+		pod := &pods[i]
+		if pod.Namespace != sj.Namespace {
+			continue
+		}
+		if name := pod.Labels[batchv1.JobNameLabel]; name != "" {
+			if out.pods == nil {
+				out.pods = map[string][]*corev1.Pod{}
+			}
+			out.pods[name] = append(out.pods[name], pod)
+		}
 	}
 	return out
 }
 
-// ownedStepIndex is the status.steps entry a Job belongs to, when sj controls
-// it, it names its step, and its name is the one JobName gives its index.
-func ownedStepIndex(sj *v1alpha1.SequentialJob, job *batchv1.Job) (int, bool) {
+// ownedSlot is the entry and attempt a Job belongs to, when sj controls it,
+// it names its step, and its name is the one StepJobName gives them.
+func ownedSlot(sj *v1alpha1.SequentialJob, job *batchv1.Job) (slot, bool) {
 	ref := metav1.GetControllerOfNoCopy(job)
 	if ref == nil || ref.UID != sj.UID || job.Labels[v1alpha1.LabelStepName] == "" {
-		return 0, false
+		return slot{}, false
 	}
 	index, err := strconv.Atoi(job.Labels[v1alpha1.LabelStepIndex])
-	if err != nil || index < 0 || index >= v1alpha1.MaxStartedSteps || job.Name != JobName(sj.Name, index) {
-		return 0, false
+	if err != nil || index < 0 || index >= v1alpha1.MaxStartedSteps {
+		return slot{}, false
 	}
-	return index, true
+	s := slot{finally: job.Labels[v1alpha1.LabelFinally] == "true", index: index, attempt: 1}
+	if raw, ok := job.Labels[v1alpha1.LabelStepAttempt]; ok {
+		attempt, err := strconv.ParseInt(raw, 10, 32)
+		if err != nil || attempt < 2 {
+			return slot{}, false
+		}
+		s.attempt = int32(attempt)
+	}
+	if job.Name != s.jobName(sj.Name) {
+		return slot{}, false
+	}
+	return s, true
 }
 
 // jobResult is what a Job says about its step. Only the terminal conditions
@@ -89,14 +135,22 @@ func jobDeleted(jobName string, now metav1.Time) jobResult {
 }
 
 // releasable are the owned Jobs that still hold the step-result finalizer
-// although status records how their step ended.
+// although status records how their attempt ended.
 func releasable(jobs observedJobs, status v1alpha1.SequentialJobStatus) []string {
-	var out []string
-	for index, job := range jobs.owned {
-		if !slices.Contains(job.Finalizers, v1alpha1.FinalizerStepResult) || index >= len(status.Steps) {
-			continue
+	recorded := map[string]bool{}
+	for _, entries := range [][]v1alpha1.StepStatus{status.Steps, status.Finally} {
+		for _, step := range entries {
+			if terminal(step.Phase) {
+				recorded[step.JobName] = true
+			}
+			for _, attempt := range step.PreviousAttempts {
+				recorded[attempt.JobName] = true
+			}
 		}
-		if step := status.Steps[index]; step.JobName == job.Name && terminal(step.Phase) {
+	}
+	var out []string
+	for _, job := range jobs.all {
+		if slices.Contains(job.Finalizers, v1alpha1.FinalizerStepResult) && recorded[job.Name] {
 			out = append(out, job.Name)
 		}
 	}

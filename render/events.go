@@ -17,6 +17,9 @@ func events(sj *v1alpha1.SequentialJob, plan stepPlan, status v1alpha1.Sequentia
 	if e, ok := specChanged(sj, plan, status); ok {
 		out = append(out, e)
 	}
+	if e, ok := retryEvent(sj, plan, status); ok {
+		out = append(out, e)
+	}
 	for _, t := range transitions {
 		out = append(out, transitionEvents(t, status)...)
 	}
@@ -56,33 +59,72 @@ func specChanged(sj *v1alpha1.SequentialJob, plan stepPlan, status v1alpha1.Sequ
 	return Event{}, false
 }
 
+// retryEvent tells what a new spec.retryToken did: re-open the Failed run,
+// or nothing, because the run had not failed.
+func retryEvent(sj *v1alpha1.SequentialJob, plan stepPlan, status v1alpha1.SequentialJobStatus) (Event, bool) {
+	old := sj.Status
+	if sj.Spec.RetryToken == old.RetryToken || old.ObservedGeneration == 0 {
+		return Event{}, false
+	}
+	if plan.retried {
+		return Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventRetry, Message: fmt.Sprintf(
+			"spec.retryToken changed to %q: attempt %d of the run starts again from where it failed; the steps that succeeded do not run again",
+			sj.Spec.RetryToken, status.Attempt)}, true
+	}
+	return Event{Type: corev1.EventTypeWarning, Reason: v1alpha1.EventRetryIgnored, Message: fmt.Sprintf(
+		"spec.retryToken changed to %q while the run is %s: only a Failed run is retried, so it starts nothing",
+		sj.Spec.RetryToken, old.Phase)}, true
+}
+
 // transitionEvents are one transition's events: its start, when its Job
 // was created within it, then how it ended.
 func transitionEvents(t Transition, status v1alpha1.SequentialJobStatus) []Event {
 	if t.IsRun() {
-		if t.To == v1alpha1.PhaseSucceeded {
-			return []Event{{Type: corev1.EventTypeNormal, Reason: v1alpha1.ReasonCompleted, Message: fmt.Sprintf("all %d steps succeeded", len(status.Steps))}}
-		}
-		return nil
+		return runEvents(t, status)
 	}
 	var out []Event
+	what := fmt.Sprintf("step %d (%s)", t.Index, t.Step)
+	if t.Finally {
+		what = "finally " + what
+	}
 	if t.Started {
 		out = append(out, Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventStepStarted, Job: t.JobName,
-			Message: fmt.Sprintf("step %d (%s) started: created Job %s", t.Index, t.Step, t.JobName)})
+			Message: fmt.Sprintf("%s started: created Job %s", what, t.JobName)})
 	}
 	switch t.To {
 	case v1alpha1.PhaseSucceeded:
 		out = append(out, Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventStepSucceeded, Job: t.JobName,
-			Message: fmt.Sprintf("step %d (%s) succeeded: Job %s is Complete", t.Index, t.Step, t.JobName)})
+			Message: fmt.Sprintf("%s succeeded: Job %s is Complete", what, t.JobName)})
 	case v1alpha1.PhaseFailed:
-		reason, msg := failureText(t.Index, status.Steps[t.Index])
+		step := t.Entry(status)
+		reason, msg := runFailureText(&stepRef{finally: t.Finally, index: t.Index, name: t.Step, job: t.JobName}, step)
 		if reason == v1alpha1.ReasonJobFailed && t.Message != "" {
 			msg += " (" + t.Message + ")"
+		}
+		if step.OnFailure == v1alpha1.OnFailureContinue {
+			msg += "; the run goes on (onFailure: Continue)"
 		}
 		out = append(out, Event{Type: corev1.EventTypeWarning, Reason: reason, Message: msg, Job: t.JobName})
 	}
 	// A pending step's wait is told by the problem's own event.
 	return out
+}
+
+// runEvents are the run's own: it succeeded, was suspended or resumed.
+// How it failed is the failed step's event.
+func runEvents(t Transition, status v1alpha1.SequentialJobStatus) []Event {
+	switch {
+	case t.To == v1alpha1.PhaseSucceeded:
+		available := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionAvailable)
+		return []Event{{Type: corev1.EventTypeNormal, Reason: v1alpha1.ReasonCompleted, Message: available.Message}}
+	case t.To == v1alpha1.PhaseSuspended:
+		suspended := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionSuspended)
+		return []Event{{Type: corev1.EventTypeNormal, Reason: v1alpha1.ReasonSuspended, Message: suspended.Message}}
+	case t.From == v1alpha1.PhaseSuspended && !terminal(t.To):
+		return []Event{{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventResumed,
+			Message: "spec.suspend was cleared: the run resumes; a step that was running starts its pods again"}}
+	}
+	return nil
 }
 
 func hasReason(status v1alpha1.SequentialJobStatus, conditionType, reason string) bool {

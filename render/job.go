@@ -14,15 +14,16 @@ import (
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 )
 
-// desiredJob is the whole Job of the step container at entry index of
-// status.steps, as a server-side apply intent: the step's container is the
-// only container of the shared pod template. The step-result finalizer
-// keeps the Job until its result is in status.
-func desiredJob(sj *v1alpha1.SequentialJob, container corev1.Container, index int) *batchv1ac.JobApplyConfiguration {
-	labels := stepLabels(sj, index, container.Name)
+// desiredJob is the whole Job of one attempt of a step, as a server-side
+// apply intent: the step's container is the only container of the shared
+// pod template, with the step's settings over the run-wide ones, and the
+// results of the steps before it. The step-result finalizer keeps the Job
+// until its result is in status.
+func desiredJob(sj *v1alpha1.SequentialJob, next nextStep, results []namedResult) *batchv1ac.JobApplyConfiguration {
+	container := next.container
+	labels := stepLabels(sj, next.ref, container.Name)
 
 	template := sj.Spec.Template.DeepCopy()
-	template.Spec.Containers = []corev1.Container{container}
 	if template.Spec.RestartPolicy == "" {
 		// A Job requires Never or OnFailure; Never keeps each failed
 		// attempt's pod for inspection and counts it against backoffLimit.
@@ -34,21 +35,60 @@ func desiredJob(sj *v1alpha1.SequentialJob, container corev1.Container, index in
 	}
 	maps.Copy(podLabels, labels)
 	template.Labels = podLabels
+	template.Spec.Containers = []corev1.Container{withResults(template, container, results)}
 
+	settings := settingsOf(sj, container.Name)
 	spec := batchv1ac.JobSpec().WithTemplate(podTemplateApply(template))
-	if sj.Spec.BackoffLimit != nil {
-		spec.WithBackoffLimit(*sj.Spec.BackoffLimit)
+	if settings.BackoffLimit != nil {
+		spec.WithBackoffLimit(*settings.BackoffLimit)
 	}
-	if sj.Spec.ActiveDeadlineSeconds != nil {
-		spec.WithActiveDeadlineSeconds(*sj.Spec.ActiveDeadlineSeconds)
+	if settings.ActiveDeadlineSeconds != nil {
+		spec.WithActiveDeadlineSeconds(*settings.ActiveDeadlineSeconds)
+	}
+	if settings.PodFailurePolicy != nil {
+		policy := &batchv1ac.PodFailurePolicyApplyConfiguration{}
+		mustRoundTrip(settings.PodFailurePolicy, policy)
+		spec.WithPodFailurePolicy(policy)
 	}
 
-	return batchv1ac.Job(JobName(sj.Name, index), sj.Namespace).
+	return batchv1ac.Job(next.ref.jobName(sj.Name), sj.Namespace).
 		WithLabels(labels).
 		WithAnnotations(map[string]string{v1alpha1.AnnotationSpecGeneration: strconv.FormatInt(sj.Generation, 10)}).
 		WithOwnerReferences(controllerRef(sj)).
 		WithFinalizers(v1alpha1.FinalizerStepResult).
 		WithSpec(spec)
+}
+
+// withResults hands the earlier steps' results to a step: each is an
+// annotation of the pod template, read back into the variable
+// ResultEnvName(step) through the downward API. That needs no sidecar, no
+// shared volume and no access to the API from the step. A variable the
+// step's container sets itself wins: it is left out.
+func withResults(template *corev1.PodTemplateSpec, container corev1.Container, results []namedResult) corev1.Container {
+	if len(results) == 0 {
+		return container
+	}
+	own := map[string]bool{}
+	for _, env := range container.Env {
+		own[env.Name] = true
+	}
+	annotations := maps.Clone(template.Annotations)
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	var env []corev1.EnvVar
+	for _, r := range results {
+		key := v1alpha1.ResultAnnotationPrefix + r.step
+		annotations[key] = r.result
+		if name := ResultEnvName(r.step); !own[name] {
+			env = append(env, corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{
+				FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.annotations['" + key + "']"}}})
+		}
+	}
+	template.Annotations = annotations
+	container = *container.DeepCopy()
+	container.Env = append(env, container.Env...)
+	return container
 }
 
 // controllerRef makes the SequentialJob the Job's controller: the garbage

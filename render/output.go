@@ -9,7 +9,8 @@ import (
 
 // MarshalYAML prints d as a user reads it, in this order: the Jobs to
 // create, the status, whether it changed, the Jobs released, the
-// transitions, the events, and whether the run is blocked. It is the one
+// transitions, the events, whether the run is blocked, when to look
+// again and whether to delete the SequentialJob. It is the one
 // serializer of Desired: the golden tests and `sequentialjob render` share it.
 func (d Desired) MarshalYAML() ([]byte, error) {
 	jobs := any([]any{})
@@ -22,12 +23,15 @@ func (d Desired) MarshalYAML() ([]byte, error) {
 		keep  bool
 	}{
 		{"jobs", jobs, true},
+		{"jobControls", d.JobControls, len(d.JobControls) > 0},
 		{"status", d.Status, true},
 		{"statusChanged", d.StatusChanged, true},
 		{"release", d.Release, len(d.Release) > 0},
 		{"transitions", orEmpty(d.Transitions), true},
 		{"events", orEmpty(d.Events), true},
 		{"blocked", d.Blocked, d.Blocked},
+		{"requeueAfter", d.RequeueAfter.String(), d.RequeueAfter > 0},
+		{"delete", d.Delete, d.Delete},
 	}
 	var buf bytes.Buffer
 	for _, s := range sections {

@@ -3,105 +3,187 @@ package render
 import (
 	"fmt"
 
-	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 )
 
 // runRecord is the run's record as observed, before this reconcile decides
-// anything: first the entries of the steps that started, in the order they
-// started, each following its Job; then the steps of the current spec that
-// never started, in spec order. A step is identified by its name, so an
-// edit mid-run never runs a step twice or skips one.
+// anything, in two lists kept alike: status.steps for spec.containers and
+// status.finally for spec.finally. Each holds first the entries of the steps
+// that started, in the order they started, each following its Job; then
+// the steps of the current spec that never started, in spec order. A step
+// is identified by its name, so an edit mid-run never runs a step twice or
+// skips one.
 type runRecord struct {
-	steps []v1alpha1.StepStatus
+	steps, finally section
+	// finished is true when the observed status had already ended the run
+	// and no retry re-opens it: a finished run is final, and an edit starts
+	// nothing.
+	finished bool
+	// retried is true when a new spec.retryToken re-opened a Failed run in
+	// this reconcile.
+	retried bool
+}
+
+// section is one list of the record.
+type section struct {
+	finally bool
+	entries []v1alpha1.StepStatus
 	// started is how many entries, from the first, are steps that started.
 	started int
-	// finished is true when the observed status had already ended the run:
-	// a finished run is final, and an edit starts nothing.
-	finished bool
 }
 
 func newRecord(sj *v1alpha1.SequentialJob, jobs observedJobs, now metav1.Time) runRecord {
 	old := sj.Status
-	if terminal(old.Phase) {
-		// The record is frozen; only a step still running when the run
-		// failed (an invalid edit mid-run) goes on following its Job.
-		steps := make([]v1alpha1.StepStatus, len(old.Steps))
-		for i, step := range old.Steps {
-			steps[i] = step
-			if step.Phase == v1alpha1.PhaseRunning {
-				steps[i] = followJob(i, step, jobs.owned[i], now)
-			}
-		}
-		return runRecord{steps: steps, started: len(steps), finished: true}
+	retried := retryRequested(sj)
+	if terminal(old.Phase) && !retried {
+		return runRecord{steps: frozen(sj, false, old.Steps, jobs, now), finally: frozen(sj, true, old.Finally, jobs, now), finished: true}
 	}
+	steps, finally := old.Steps, old.Finally
+	if retried {
+		steps, finally = reopen(old)
+	}
+	// A step runs once in a run, in whichever list: one that ran as a step
+	// does not run again as a finally step.
+	ran := map[string]bool{}
+	rec := runRecord{retried: retried}
+	rec.steps = newSection(sj, false, steps, jobs, sj.Spec.Containers, ran, now)
+	rec.finally = newSection(sj, true, finally, jobs, sj.Spec.Finally, ran, now)
+	return rec
+}
 
-	// A started step is known from status, or from its Job alone when the
-	// controller crashed (or its status write failed) right after creating it.
+// frozen is a finished run's list, as recorded; only a step still running
+// when the run failed (an invalid edit mid-run) goes on following its Job.
+func frozen(sj *v1alpha1.SequentialJob, finally bool, old []v1alpha1.StepStatus, jobs observedJobs, now metav1.Time) section {
+	entries := make([]v1alpha1.StepStatus, len(old))
+	for i, step := range old {
+		entries[i] = step
+		if step.Phase == v1alpha1.PhaseRunning {
+			entries[i] = followJob(sj, slot{finally: finally, index: i, attempt: attemptOf(step)}, step, jobOf(jobs, finally, i, step), jobs, now)
+		}
+	}
+	return section{finally: finally, entries: entries, started: len(entries)}
+}
+
+// newSection builds one list: the started entries, known from status or
+// from their Job alone when the controller crashed (or its status write
+// failed) right after creating it, then the pending steps of spec.
+func newSection(sj *v1alpha1.SequentialJob, finally bool, old []v1alpha1.StepStatus, jobs observedJobs, spec []corev1.Container,
+	ran map[string]bool, now metav1.Time) section {
 	started := 0
-	for i, step := range old.Steps {
+	for i, step := range old {
 		if step.Phase != v1alpha1.PhasePending {
 			started = max(started, i+1)
 		}
 	}
-	for index := range jobs.owned {
-		started = max(started, index+1)
+	for index := range jobs.list(finally) {
+		if jobOf(jobs, finally, index, oldEntry(old, index)) != nil {
+			started = max(started, index+1)
+		}
 	}
 
-	rec := runRecord{steps: make([]v1alpha1.StepStatus, 0, started+len(sj.Spec.Containers)), started: started}
-	ran := map[string]bool{}
+	s := section{finally: finally, entries: make([]v1alpha1.StepStatus, 0, started+len(spec)), started: started}
 	for i := range started {
-		step := followJob(i, oldEntry(old.Steps, i), jobs.owned[i], now)
+		prev := oldEntry(old, i)
+		ref := slot{finally: finally, index: i, attempt: attemptOf(prev)}
+		step := followJob(sj, ref, prev, jobOf(jobs, finally, i, prev), jobs, now)
 		if step.Name == "" {
-			step = lostStep(sj, i, now)
+			step = lostStep(sj, ref, now)
 		}
 		ran[step.Name] = true
-		rec.steps = append(rec.steps, step)
+		s.entries = append(s.entries, step)
 	}
-	for _, c := range sj.Spec.Containers {
+	for _, c := range spec {
 		if ran[c.Name] {
 			continue // never start a step twice
 		}
-		index := len(rec.steps)
-		rec.steps = append(rec.steps, v1alpha1.StepStatus{Name: c.Name, JobName: JobName(sj.Name, index), Phase: v1alpha1.PhasePending})
+		index := len(s.entries)
+		step := v1alpha1.StepStatus{Name: c.Name, Phase: v1alpha1.PhasePending}
+		// A retry's new attempt belongs to the entry, like its Job name:
+		// whichever step an edit puts there runs as that attempt.
+		if prev := oldEntry(old, index); prev.Phase == v1alpha1.PhasePending {
+			step.Attempt, step.PreviousAttempts = prev.Attempt, prev.PreviousAttempts
+		}
+		step.JobName = slot{finally: finally, index: index, attempt: attemptOf(step)}.jobName(sj.Name)
+		s.entries = append(s.entries, step)
 	}
-	return rec
+	return s
+}
+
+// jobOf is the Job of entry index's attempt: a Job of an earlier attempt,
+// not yet released, is not the entry's.
+func jobOf(jobs observedJobs, finally bool, index int, entry v1alpha1.StepStatus) *ownedJob {
+	owned, ok := jobs.list(finally)[index]
+	if !ok || owned.attempt < attemptOf(entry) {
+		return nil
+	}
+	return &owned
 }
 
 // followJob is a started step's entry. A finished step keeps its recorded
 // result even when its Job is gone (TTL, garbage collection, a person); a
 // running step follows its Job; a running step whose Job is gone failed.
-func followJob(index int, old v1alpha1.StepStatus, job *batchv1.Job, now metav1.Time) v1alpha1.StepStatus {
+// A step that ends here gets its result and failure detail from its pods.
+func followJob(sj *v1alpha1.SequentialJob, ref slot, old v1alpha1.StepStatus, owned *ownedJob, jobs observedJobs, now metav1.Time) v1alpha1.StepStatus {
 	if terminal(old.Phase) {
 		return old
 	}
-	if job == nil {
+	if owned == nil {
+		if old.Phase == v1alpha1.PhasePending && old.Name != "" {
+			return old // re-opened by a retry, waiting for its next attempt
+		}
 		if old.Phase != v1alpha1.PhaseRunning {
 			return v1alpha1.StepStatus{} // neither a record nor a Job: lost
 		}
 		r := jobDeleted(old.JobName, now)
-		return v1alpha1.StepStatus{Name: old.Name, JobName: old.JobName, Phase: r.phase, StartTime: old.StartTime,
-			CompletionTime: r.at, Reason: r.reason, Message: r.message}
+		step := old
+		step.Phase, step.CompletionTime, step.Reason, step.Message = r.phase, r.at, r.reason, r.message
+		return withOnFailure(sj, step)
 	}
+	job := owned.job
 	r := resultOf(job, now)
 	step := v1alpha1.StepStatus{Name: job.Labels[v1alpha1.LabelStepName], JobName: job.Name, Phase: r.phase,
-		StartTime: startTime(old, job), CompletionTime: r.at, Reason: r.reason, Message: r.message}
+		StartTime: startTime(old, job), CompletionTime: r.at, Reason: r.reason, Message: r.message,
+		Attempt: owned.attempt, PreviousAttempts: old.PreviousAttempts}
 	if r.phase == v1alpha1.PhaseRunning {
 		step.Reason, step.Message = old.Reason, old.Message
 		if step.Reason == "" {
 			step.Reason = v1alpha1.ReasonJobCreated
 		}
+		return step
+	}
+	report := reportOf(step.Name, r.phase, jobs.pods[job.Name])
+	step.Result = report.result
+	if report.detail != "" {
+		step.Message = joinMessage(step.Message, report.detail)
+	}
+	return withOnFailure(sj, step)
+}
+
+// withOnFailure records, on a step whose Job just failed, that the run goes
+// on after it (onFailure: Continue). It is decided once, as the step ends:
+// a later edit of the setting does not rewrite history.
+func withOnFailure(sj *v1alpha1.SequentialJob, step v1alpha1.StepStatus) v1alpha1.StepStatus {
+	if step.Phase == v1alpha1.PhaseFailed && settingsOf(sj, step.Name).OnFailure == v1alpha1.OnFailureContinue {
+		step.OnFailure = v1alpha1.OnFailureContinue
 	}
 	return step
+}
+
+func joinMessage(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }
 
 // lostStep is an entry whose record and Job are both gone, which only
 // someone removing the step-result finalizer by hand can cause. What ran
 // there is unknown, so the run cannot claim it succeeded.
-func lostStep(sj *v1alpha1.SequentialJob, index int, now metav1.Time) v1alpha1.StepStatus {
-	name := JobName(sj.Name, index)
+func lostStep(sj *v1alpha1.SequentialJob, ref slot, now metav1.Time) v1alpha1.StepStatus {
+	name := ref.jobName(sj.Name)
 	return v1alpha1.StepStatus{Name: "", JobName: name, Phase: v1alpha1.PhaseFailed, CompletionTime: &now,
 		Reason: v1alpha1.ReasonJobDeleted, Message: fmt.Sprintf("Job %s and the record of its step are gone", name)}
 }
@@ -115,10 +197,10 @@ func oldEntry(steps []v1alpha1.StepStatus, i int) v1alpha1.StepStatus {
 
 // startTime prefers the recorded start (the moment the controller created the
 // Job) so that status does not change when the Job is first observed.
-func startTime(old v1alpha1.StepStatus, job *batchv1.Job) *metav1.Time {
+func startTime(old v1alpha1.StepStatus, job interface{ GetCreationTimestamp() metav1.Time }) *metav1.Time {
 	if old.StartTime != nil {
 		return old.StartTime
 	}
-	created := job.CreationTimestamp
+	created := job.GetCreationTimestamp()
 	return &created
 }

@@ -11,9 +11,11 @@
 package render
 
 import (
+	"fmt"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	batchv1ac "k8s.io/client-go/applyconfigurations/batch/v1"
@@ -32,6 +34,10 @@ type Observed struct {
 	// (a missing ServiceAccount, a quota, an apiserver error). It clears up
 	// by itself or once fixed, so the step waits and the reconciler retries.
 	Problem *Problem `json:"problem,omitempty"`
+	// Pods are the pods of the Jobs whose step ends now (Checks.PodsOf):
+	// their container's termination message is the step's result, and a
+	// failed pod tells why (exit code, OOMKilled, Evicted).
+	Pods []corev1.Pod `json:"pods,omitempty"`
 	// Rejected are the steps, by name, that the apiserver refused as
 	// invalid: in a server-side dry-run before they started (InvalidStep) or
 	// when their Job was created (JobRejected). Retrying cannot help, so
@@ -53,6 +59,12 @@ type Desired struct {
 	// never appear here: a Job's template is immutable, and a step's Job is
 	// never re-rendered from a changed spec.
 	Jobs []*batchv1ac.JobApplyConfiguration
+
+	// JobControls change running steps' Jobs (spec.suspend, or
+	// spec.activeDeadlineSeconds to stop one): small intents applied with
+	// their own field manager, JobControlFieldManager, so that the
+	// creating intents above keep owning the rest of each Job.
+	JobControls []*batchv1ac.JobApplyConfiguration
 
 	// Status is the whole status, typed, for comparison and display.
 	Status v1alpha1.SequentialJobStatus
@@ -80,6 +92,15 @@ type Desired struct {
 	// reconciler retries such a result with backoff.
 	Problem *Problem
 
+	// RequeueAfter, when set, is when this run must be looked at again
+	// though nothing it watches changes: the run deadline or the
+	// ttlSecondsAfterFinished passes.
+	RequeueAfter time.Duration
+
+	// Delete is true when spec.ttlSecondsAfterFinished has passed: the
+	// reconciler deletes the SequentialJob, and its Jobs go with it.
+	Delete bool
+
 	// Blocked is true when the run cannot progress until something outside
 	// it changes (a Job with our name that we do not own). Nothing we own
 	// will change, so the reconciler polls with backoff.
@@ -97,6 +118,9 @@ type Event struct {
 	// it two steps' events in one reconcile would read as one.
 	Job string `json:"job,omitempty"`
 }
+
+// JobControlFieldManager owns the fields of JobControls.
+const JobControlFieldManager = "sequentialjob-controller-job-control"
 
 // Problem is something only the cluster knows that stops the next step's Job
 // from being created: a missing ServiceAccount, an exceeded quota, a
@@ -120,13 +144,14 @@ func Render(obs Observed, now time.Time) Desired {
 	ts := metav1.NewTime(now.UTC().Truncate(time.Second))
 	sj := obs.SequentialJob
 
-	jobs := classify(sj, obs.Jobs)
+	jobs := classify(sj, obs.Jobs, obs.Pods)
 	plan := decide(obs, jobs, newRecord(sj, jobs, ts), ts)
 
 	var desired Desired
 	if plan.next != nil {
-		desired.Jobs = append(desired.Jobs, desiredJob(sj, plan.next.container, plan.next.index))
+		desired.Jobs = append(desired.Jobs, desiredJob(sj, *plan.next, resultsBefore(plan.steps, plan.finally, plan.next.ref)))
 	}
+	desired.JobControls = jobControls(sj, plan.controls)
 	desired.Status = runStatus(sj, plan, ts)
 	desired.StatusChanged = !equality.Semantic.DeepEqual(sj.Status, desired.Status)
 	if desired.StatusChanged {
@@ -137,5 +162,48 @@ func Render(obs Observed, now time.Time) Desired {
 	desired.Events = events(sj, plan, desired.Status, desired.Transitions)
 	desired.Blocked = plan.conflict != nil
 	desired.Problem = plan.problem
+	wake := plan.deadline
+	if expiry := expiryOf(sj, desired.Status); expiry != nil {
+		if !ts.Time.Before(*expiry) {
+			desired.Delete = true
+			desired.Events = append(desired.Events, Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventExpired, Message: fmt.Sprintf(
+				"the run finished %s at %s and spec.ttlSecondsAfterFinished (%d) has passed: deleting the SequentialJob and its Jobs",
+				desired.Status.Phase, desired.Status.CompletionTime.UTC().Format(time.RFC3339), *sj.Spec.TTLSecondsAfterFinished)})
+		}
+		wake = expiry
+	}
+	if wake != nil && !desired.Delete {
+		desired.RequeueAfter = max(wake.Sub(now), time.Second)
+	}
 	return desired
+}
+
+// expiryOf is when a finished run's ttlSecondsAfterFinished passes.
+func expiryOf(sj *v1alpha1.SequentialJob, status v1alpha1.SequentialJobStatus) *time.Time {
+	ttl := sj.Spec.TTLSecondsAfterFinished
+	if ttl == nil || !terminal(status.Phase) || status.CompletionTime == nil {
+		return nil
+	}
+	at := status.CompletionTime.Add(time.Duration(*ttl) * time.Second)
+	return &at
+}
+
+// jobControls are the plan's changes to running Jobs as apply intents:
+// only the fields they change, applied by JobControlFieldManager.
+func jobControls(sj *v1alpha1.SequentialJob, controls []jobControl) []*batchv1ac.JobApplyConfiguration {
+	var out []*batchv1ac.JobApplyConfiguration
+	for _, c := range controls {
+		spec := batchv1ac.JobSpec()
+		if c.suspend != nil {
+			spec.WithSuspend(*c.suspend)
+		}
+		if c.stop {
+			// The Job controller fails a Job whose activeDeadlineSeconds has
+			// passed (reason DeadlineExceeded) and deletes its pods: the
+			// Job API's own way to stop a Job and keep its record.
+			spec.WithActiveDeadlineSeconds(1)
+		}
+		out = append(out, batchv1ac.Job(c.job, sj.Namespace).WithSpec(spec))
+	}
+	return out
 }

@@ -10,8 +10,10 @@ import (
 type Transition struct {
 	// Step is the step's name; empty for the run itself.
 	Step string `json:"step,omitempty"`
-	// Index is the step's entry in status.steps; -1 for the run.
+	// Index is the step's entry in status.steps, or in status.finally
+	// when Finally is true; -1 for the run.
 	Index   int            `json:"index"`
+	Finally bool           `json:"finally,omitempty"`
 	JobName string         `json:"jobName,omitempty"`
 	From    v1alpha1.Phase `json:"from"`
 	To      v1alpha1.Phase `json:"to"`
@@ -34,25 +36,42 @@ func (t Transition) IsRun() bool { return t.Index < 0 }
 // then the run. A step is matched by its entry and name, so pending steps
 // that an edit moved are not mistaken for changes.
 func Transitions(old, new v1alpha1.SequentialJobStatus) []Transition {
-	var out []Transition
-	for i, step := range new.Steps {
-		before := v1alpha1.StepStatus{Phase: v1alpha1.PhasePending}
-		if i < len(old.Steps) && old.Steps[i].Name == step.Name && old.Steps[i].JobName == step.JobName {
-			before = old.Steps[i]
-		}
-		if before.Phase == step.Phase && (step.Phase != v1alpha1.PhasePending || before.Reason == step.Reason) {
-			continue
-		}
-		out = append(out, Transition{Step: step.Name, Index: i, JobName: step.JobName, From: before.Phase, To: step.Phase,
-			Reason: step.Reason, Message: step.Message,
-			Started: before.Phase != v1alpha1.PhaseRunning && step.Phase != v1alpha1.PhasePending && step.StartTime != nil})
-	}
+	out := entryTransitions(old.Steps, new.Steps, false, nil)
+	out = entryTransitions(old.Finally, new.Finally, true, out)
 	if old.Phase != new.Phase {
 		t := Transition{Index: -1, From: old.Phase, To: new.Phase}
-		if new.Progress.FailedIndex != nil {
+		if new.Phase == v1alpha1.PhaseFailed {
 			t.Reason = new.Progress.FailureReason
 		}
 		out = append(out, t)
 	}
 	return out
+}
+
+func entryTransitions(old, new []v1alpha1.StepStatus, finally bool, out []Transition) []Transition {
+	for i, step := range new {
+		before := v1alpha1.StepStatus{Phase: v1alpha1.PhasePending}
+		if i < len(old) && old[i].Name == step.Name && old[i].JobName == step.JobName {
+			before = old[i]
+		}
+		if before.Phase == step.Phase && (step.Phase != v1alpha1.PhasePending || before.Reason == step.Reason) {
+			continue
+		}
+		out = append(out, Transition{Step: step.Name, Index: i, Finally: finally, JobName: step.JobName, From: before.Phase, To: step.Phase,
+			Reason: step.Reason, Message: step.Message,
+			Started: before.Phase != v1alpha1.PhaseRunning && step.Phase != v1alpha1.PhasePending && step.StartTime != nil})
+	}
+	return out
+}
+
+// Entry is the transition's entry in status.
+func (t Transition) Entry(status v1alpha1.SequentialJobStatus) v1alpha1.StepStatus {
+	entries := status.Steps
+	if t.Finally {
+		entries = status.Finally
+	}
+	if t.Index < 0 || t.Index >= len(entries) {
+		return v1alpha1.StepStatus{}
+	}
+	return entries[t.Index]
 }

@@ -51,6 +51,29 @@ const (
 	// MaxInitContainers bounds spec.template.spec.initContainers, so that
 	// the Immutable rule can compare their order within the CEL cost budget.
 	MaxInitContainers = 64
+
+	// MaxFinallySteps bounds spec.finally, and the "-f<index>" of their Job
+	// names.
+	MaxFinallySteps = 16
+
+	// MaxRecordedFinallySteps bounds status.finally: the finally steps that
+	// started, then the pending ones of the current spec.
+	MaxRecordedFinallySteps = 2 * MaxFinallySteps
+
+	// MaxStepSettings bounds spec.stepSettings: one per step at most.
+	MaxStepSettings = MaxSteps + MaxFinallySteps
+
+	// MaxPreviousAttempts bounds each step's status.previousAttempts: the
+	// most recent are kept, so any number of retries fits in status.
+	MaxPreviousAttempts = 10
+
+	// MaxResultLength bounds a step's status result. Kubernetes caps a
+	// termination message at 4096 bytes; a run of 64 steps keeps its
+	// results well within an object's size limit at 1 KiB each.
+	MaxResultLength = 1024
+
+	// MaxRetryTokenLength bounds spec.retryToken.
+	MaxRetryTokenLength = 63
 )
 
 // Labels and annotations the controller puts on every step Job and its pods.
@@ -69,6 +92,20 @@ const (
 	// finalizer) and no longer keeps it in memory, so the controller's
 	// memory grows with the running steps, not with every Job it ever made.
 	LabelStepRecorded = "batch.example.com/step-recorded"
+	// LabelFinally marks the Jobs of spec.finally's steps: their index is
+	// in status.finally, and their Job names end in "-f<index>".
+	LabelFinally = "batch.example.com/finally"
+	// LabelStepAttempt carries a retried step's attempt (2, 3, ...), which
+	// its Job name ends with ("-r<attempt>"). The first attempt has none.
+	LabelStepAttempt = "batch.example.com/step-attempt"
+	// ResultAnnotationPrefix prefixes the step name in the annotations that
+	// carry earlier steps' results on a step's pod template; the pod reads
+	// them back as environment variables through the downward API.
+	ResultAnnotationPrefix = "results.batch.example.com/"
+	// ResultEnvPrefix prefixes the environment variables that carry
+	// earlier steps' results: SQJ_RESULT_<NAME>, NAME being the step's name
+	// in upper case with "-" as "_".
+	ResultEnvPrefix = "SQJ_RESULT_"
 	// AnnotationSpecGeneration records the SequentialJob generation a Job was
 	// rendered from, so a spec change mid-run can be traced per step.
 	AnnotationSpecGeneration = "batch.example.com/spec-generation"
@@ -97,6 +134,9 @@ const (
 	ConditionReconciling          = "Reconciling"
 	ConditionStalled              = "Stalled"
 	ConditionResourcesUnavailable = "ResourcesUnavailable"
+	// ConditionSuspended is present, True, while spec.suspend holds a run
+	// that has not finished.
+	ConditionSuspended = "Suspended"
 )
 
 // Reasons of conditions, of step records and of events.
@@ -129,6 +169,23 @@ const (
 	ReasonServiceAccountNotFound = "ServiceAccountNotFound"
 	ReasonQuotaExceeded          = "QuotaExceeded"
 	ReasonNamespaceTerminating   = "NamespaceTerminating"
+	// ReasonSuspended: spec.suspend holds the run.
+	ReasonSuspended = "Suspended"
+	// ReasonDeadlineExceeded: spec.runDeadlineSeconds passed; the running
+	// step was stopped (the same word as the Job API's).
+	ReasonDeadlineExceeded = "DeadlineExceeded"
+	// ReasonRunDeadlineExceeded is the reason of the step the run deadline
+	// stopped, or that it kept from starting; the run's reason is then
+	// ReasonDeadlineExceeded.
+	ReasonRunDeadlineExceeded = "RunDeadlineExceeded"
+	// ReasonFinallyRunning: the steps ended and a finally step runs.
+	ReasonFinallyRunning = "FinallyRunning"
+	// ReasonFinallyFailed: a finally step failed a run whose steps had
+	// otherwise succeeded.
+	ReasonFinallyFailed = "FinallyFailed"
+	// ReasonCompletedWithFailures: every step ran and the run succeeded,
+	// although steps with onFailure Continue failed.
+	ReasonCompletedWithFailures = "CompletedWithFailures"
 )
 
 // Event reasons that are not condition reasons.
@@ -139,4 +196,14 @@ const (
 	// EventReconciliationFailed is the seed's event for unexpected errors.
 	EventReconciliationFailed = "ReconciliationFailed"
 	EventCleanup              = "Cleanup"
+	// EventResumed: spec.suspend was cleared and the run goes on.
+	EventResumed = "Resumed"
+	// EventRetry: a new spec.retryToken re-runs a Failed run.
+	EventRetry = "Retry"
+	// EventRetryIgnored: a new spec.retryToken reached a run that had not
+	// failed; it is recorded and starts nothing.
+	EventRetryIgnored = "RetryIgnored"
+	// EventExpired: spec.ttlSecondsAfterFinished passed; the SequentialJob
+	// is deleted.
+	EventExpired = "Expired"
 )

@@ -1,6 +1,7 @@
 package v1alpha1
 
 import (
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -24,6 +25,10 @@ import (
 // +kubebuilder:validation:XValidation:rule="!has(self.template) || !has(self.template.spec) || !has(self.template.spec.containers) || size(self.template.spec.containers) == 0",message="spec.template.spec.containers must be empty: the steps come from spec.containers"
 // +kubebuilder:validation:XValidation:rule="!has(self.template) || !has(self.template.spec) || !has(self.template.spec.restartPolicy) || self.template.spec.restartPolicy in ['Never', 'OnFailure']",message="spec.template.spec.restartPolicy must be Never or OnFailure, as a Job requires"
 // +kubebuilder:validation:XValidation:rule="self.containers.all(c, !has(c.volumeMounts) || sets.contains((has(self.template) && has(self.template.spec) && has(self.template.spec.volumes) ? self.template.spec.volumes.map(v, v.name) : []), c.volumeMounts.map(m, m.name)))",message="spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes",messageExpression=`[(has(self.template) && has(self.template.spec) && has(self.template.spec.volumes) ? self.template.spec.volumes.map(v, v.name) : [])].map(vn, [self.containers.map(c, has(c.volumeMounts) && !sets.contains(vn, c.volumeMounts.map(m, m.name)), c.name)[0]].map(step, 'spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes: step "' + step + '" mounts "' + self.containers.map(c, c.name == step, c.volumeMounts.map(m, !(m.name in vn), m.name)[0])[0] + '"')[0])[0]`
+// +kubebuilder:validation:XValidation:rule="!has(self.finally) || self.finally.all(f, !self.containers.exists(c, c.name == f.name))",message="spec.finally[].name must differ from every spec.containers[].name: a step's name is its identity",messageExpression=`'spec.finally[].name must differ from every spec.containers[].name: a step\'s name is its identity, and "' + self.finally.map(f, f.name).filter(n, self.containers.exists(c, c.name == n))[0] + '" is in both'`
+// +kubebuilder:validation:XValidation:rule="!has(self.stepSettings) || self.stepSettings.all(s, self.containers.exists(c, c.name == s.name) || (has(self.finally) && self.finally.exists(f, f.name == s.name)))",message="spec.stepSettings[].name must name a step of spec.containers or spec.finally",messageExpression=`'spec.stepSettings[].name must name a step of spec.containers or spec.finally, and "' + self.stepSettings.map(s, s.name).filter(n, !(self.containers.exists(c, c.name == n) || (has(self.finally) && self.finally.exists(f, f.name == n))))[0] + '" names none'`
+// +kubebuilder:validation:XValidation:rule="!(has(self.podFailurePolicy) || (has(self.stepSettings) && self.stepSettings.exists(s, has(s.podFailurePolicy)))) || self.?template.?spec.?restartPolicy.orValue('Never') == 'Never'",message="a podFailurePolicy needs spec.template.spec.restartPolicy Never (or unset), as a Job requires"
+// +kubebuilder:validation:XValidation:rule="!has(self.finally) || self.finally.all(c, !has(c.volumeMounts) || sets.contains((has(self.template) && has(self.template.spec) && has(self.template.spec.volumes) ? self.template.spec.volumes.map(v, v.name) : []), c.volumeMounts.map(m, m.name)))",message="spec.finally[].volumeMounts[].name must name a volume of spec.template.spec.volumes"
 type SequentialJobSpec struct {
 	// Containers are the steps, run in list order. Each step runs as one
 	// batch/v1 Job whose pod has this container as its only container.
@@ -56,11 +61,121 @@ type SequentialJobSpec struct {
 	// +kubebuilder:validation:Minimum=1
 	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
 
+	// PodFailurePolicy is each step Job's spec.podFailurePolicy: which pod
+	// failures fail the step at once (an exit code, a pod condition), and
+	// which do not count against backoffLimit. It needs the template's
+	// restartPolicy to be Never, as a Job does.
+	//
+	// +optional
+	PodFailurePolicy *batchv1.PodFailurePolicy `json:"podFailurePolicy,omitempty"`
+
+	// StepSettings override the run-wide settings above for one step each,
+	// keyed by step name (a step of containers or of finally).
+	//
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=80
+	StepSettings []StepSettings `json:"stepSettings,omitempty"`
+
+	// Finally are steps that run in list order once the steps of containers
+	// have ended, whether they succeeded, failed or passed the run deadline
+	// (Tekton's finally, Argo's onExit). Each runs once per ending of the
+	// run; a failing one fails a run that had otherwise succeeded. Their
+	// names must differ from the steps' names.
+	//
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:XValidation:rule="has(self.image) && self.image != ''",message="spec.finally[].image is required: every step needs an image",messageExpression=`'spec.finally[].image is required: every step needs an image, and finally step "' + self.name + '" has none'`,fieldPath=".image",reason="FieldValueRequired"
+	Finally []corev1.Container `json:"finally,omitempty"`
+
+	// Suspend, when true, starts no new step and suspends the running step's
+	// Job (its pods are deleted). Setting it back to false resumes the run
+	// from the same step, whose pods start again from the beginning. Time
+	// suspended does not count against runDeadlineSeconds.
+	//
+	// +optional
+	Suspend *bool `json:"suspend,omitempty"`
+
+	// RunDeadlineSeconds bounds the run's active time, from its first step's
+	// start, not counting time suspended. When it passes, the running step's
+	// Job is stopped and the run fails with reason DeadlineExceeded; the
+	// finally steps still run.
+	//
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	RunDeadlineSeconds *int64 `json:"runDeadlineSeconds,omitempty"`
+
+	// RetryToken retries a Failed run from its failed step: set it to a value
+	// it never had (a date, a counter) and the failed step runs again as a
+	// new attempt with a new Job, then the steps after it; the steps that
+	// succeeded do not run again. Re-applying the same value does nothing. A
+	// new value seen while the run is not Failed (running, or Succeeded) is
+	// recorded and starts nothing. Immutable runs accept changes to it.
+	//
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	RetryToken string `json:"retryToken,omitempty"`
+
+	// TTLSecondsAfterFinished deletes the SequentialJob, and its Jobs with
+	// it, this long after the run finished, as a Job's field does. A GitOps
+	// tool that owns the object (Argo CD, Flux) re-creates it, and the run
+	// starts again: use it only for objects nothing re-applies.
+	//
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
+
 	// UpdateStrategy says what a spec change does once the run has started.
 	//
 	// +optional
 	UpdateStrategy UpdateStrategy `json:"updateStrategy,omitempty"`
 }
+
+// StepSettings are one step's own settings; each set field overrides the
+// run-wide one of the same name.
+type StepSettings struct {
+	// Name is the step's name, in spec.containers or spec.finally.
+	//
+	// +kubebuilder:validation:MaxLength=63
+	Name string `json:"name"`
+
+	// BackoffLimit is this step's Job's spec.backoffLimit.
+	//
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	BackoffLimit *int32 `json:"backoffLimit,omitempty"`
+
+	// ActiveDeadlineSeconds is this step's Job's spec.activeDeadlineSeconds.
+	//
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
+
+	// PodFailurePolicy is this step's Job's spec.podFailurePolicy.
+	//
+	// +optional
+	PodFailurePolicy *batchv1.PodFailurePolicy `json:"podFailurePolicy,omitempty"`
+
+	// OnFailure says what the run does when this step fails: Stop (the
+	// default) fails the run; Continue records the step Failed and goes on,
+	// and the run can still succeed, naming the failures it allowed.
+	//
+	// +optional
+	OnFailure OnFailure `json:"onFailure,omitempty"`
+}
+
+// OnFailure is what a run does when a step fails.
+//
+// +kubebuilder:validation:Enum=Stop;Continue
+type OnFailure string
+
+const (
+	OnFailureStop     OnFailure = "Stop"
+	OnFailureContinue OnFailure = "Continue"
+)
 
 // UpdateStrategyType names a way to handle spec changes mid-run.
 //
@@ -93,6 +208,8 @@ type Phase string
 const (
 	PhasePending   Phase = "Pending"
 	PhaseRunning   Phase = "Running"
+	// PhaseSuspended is a run whose spec.suspend is true: no step runs.
+	PhaseSuspended Phase = "Suspended"
 	PhaseSucceeded Phase = "Succeeded"
 	PhaseFailed    Phase = "Failed"
 )
@@ -139,10 +256,42 @@ type SequentialJobStatus struct {
 	// +kubebuilder:validation:MaxItems=128
 	Steps []StepStatus `json:"steps,omitempty"`
 
+	// Finally is the record of spec.finally, kept like Steps: the finally
+	// steps that started, then the pending ones of the current spec. Entry
+	// n's Job is "<name>-f<n>".
+	//
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
+	Finally []StepStatus `json:"finally,omitempty"`
+
+	// Attempt is the run's attempt: 1, plus one for each retry
+	// (spec.retryToken) that re-ran it.
+	//
+	// +optional
+	Attempt int32 `json:"attempt,omitempty"`
+
+	// RetryToken is the spec.retryToken the controller last saw.
+	//
+	// +optional
+	RetryToken string `json:"retryToken,omitempty"`
+
 	// StartTime is when the first step's Job was created.
 	//
 	// +optional
 	StartTime *metav1.Time `json:"startTime,omitempty"`
+
+	// ActiveStartTime is when the run's active time began: the start time,
+	// moved later by the time spent suspended, and reset when a retry
+	// starts. spec.runDeadlineSeconds counts from it.
+	//
+	// +optional
+	ActiveStartTime *metav1.Time `json:"activeStartTime,omitempty"`
+
+	// SuspendTime is when the current suspension began.
+	//
+	// +optional
+	SuspendTime *metav1.Time `json:"suspendTime,omitempty"`
 
 	// CompletionTime is when the run ended, in success or failure.
 	//
@@ -170,6 +319,12 @@ type JobProgress struct {
 	//
 	// +optional
 	CurrentStep string `json:"currentStep,omitempty"`
+
+	// InFinally is true when CurrentIndex and CurrentStep are those of a
+	// finally step, an index of status.finally.
+	//
+	// +optional
+	InFinally bool `json:"inFinally,omitempty"`
 
 	// Summary is "<succeeded>/<total>", for kubectl get.
 	//
@@ -213,17 +368,61 @@ type StepStatus struct {
 	//
 	// +optional
 	Reason string `json:"reason,omitempty"`
-	// Message is a human-readable detail for the phase.
+	// Message is a human-readable detail for the phase. For a failed step
+	// it includes what its last pod reported: the exit code, OOMKilled,
+	// DeadlineExceeded, Evicted.
 	//
 	// +optional
 	Message string `json:"message,omitempty"`
+	// Result is the termination message the step's container wrote
+	// (/dev/termination-log), at most 1024 bytes; a longer one is cut and
+	// ends with "...[truncated]". Later steps read it from the environment
+	// variable SQJ_RESULT_<NAME>, NAME being the step's name in upper case
+	// with "-" as "_".
+	//
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Result string `json:"result,omitempty"`
+	// OnFailure is Continue on a failed step the run went on after.
+	//
+	// +optional
+	OnFailure OnFailure `json:"onFailure,omitempty"`
+	// Attempt is the attempt this entry records: 1, plus one for each
+	// retry of this entry. Absent before the first attempt starts.
+	//
+	// +optional
+	Attempt int32 `json:"attempt,omitempty"`
+	// PreviousAttempts are this entry's earlier attempts, the most recent
+	// last, at most 10.
+	//
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=10
+	PreviousAttempts []StepAttempt `json:"previousAttempts,omitempty"`
+}
+
+// StepAttempt is how one earlier attempt of a step ended.
+type StepAttempt struct {
+	Attempt int32  `json:"attempt"`
+	JobName string `json:"jobName"`
+	Phase   Phase  `json:"phase"`
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// +optional
+	Message string `json:"message,omitempty"`
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
 }
 
 // The updateStrategy rule below (explained here, outside the doc comment,
 // which becomes the CRD's description) makes Immutable hold without any
 // ValidatingAdmissionPolicy: once the run has started (the same test as the
 // `started` variable of policies/immutable-once-started.yaml), an update
-// must leave spec as it was. The old object's strategy decides, so one update
+// must leave spec as it was, except the run controls spec.suspend,
+// spec.retryToken and spec.ttlSecondsAfterFinished, which act on a run
+// without changing what it runs. The old object's strategy decides, so one update
 // cannot switch to Continue and change the spec too. Status writes (the
 // status subresource keeps spec) and metadata-only updates (finalizers,
 // labels) leave spec equal and pass.
@@ -242,10 +441,11 @@ type StepStatus struct {
 // +kubebuilder:printcolumn:name="Progress",type=string,JSONPath=`.status.progress.summary`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Current",type=string,JSONPath=`.status.progress.currentStep`
+// +kubebuilder:printcolumn:name="Attempt",type=integer,JSONPath=`.status.attempt`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.progress.failureReason`,priority=1
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 60",message="metadata.name must be at most 60 characters, so that the step Job names (<name>-<index>) fit in 63"
-// +kubebuilder:validation:XValidation:rule="oldSelf.spec.?updateStrategy.?type.orValue('Continue') != 'Immutable' || !(has(oldSelf.status) && (has(oldSelf.status.startTime) || oldSelf.status.?phase.orValue('Pending') != 'Pending' || (has(oldSelf.status.steps) && oldSelf.status.steps.exists(s, s.phase != 'Pending')))) || (self.spec == oldSelf.spec && self.spec.containers.map(c, c.name) == oldSelf.spec.containers.map(c, c.name) && (has(self.spec.template) && has(self.spec.template.spec) && has(self.spec.template.spec.initContainers) ? self.spec.template.spec.initContainers.map(c, c.name) : []) == (has(oldSelf.spec.template) && has(oldSelf.spec.template.spec) && has(oldSelf.spec.template.spec.initContainers) ? oldSelf.spec.template.spec.initContainers.map(c, c.name) : []))",message="spec is immutable: spec.updateStrategy.type is Immutable and the first step has started; delete and re-create the SequentialJob to run a different spec",reason="FieldValueForbidden",fieldPath=".spec"
+// +kubebuilder:validation:XValidation:rule="oldSelf.spec.?updateStrategy.?type.orValue('Continue') != 'Immutable' || !(has(oldSelf.status) && (has(oldSelf.status.startTime) || oldSelf.status.?phase.orValue('Pending') != 'Pending' || (has(oldSelf.status.steps) && oldSelf.status.steps.exists(s, s.phase != 'Pending')))) || (self.spec.containers == oldSelf.spec.containers && (has(self.spec.template) ? has(oldSelf.spec.template) && self.spec.template == oldSelf.spec.template : !has(oldSelf.spec.template)) && (has(self.spec.backoffLimit) ? has(oldSelf.spec.backoffLimit) && self.spec.backoffLimit == oldSelf.spec.backoffLimit : !has(oldSelf.spec.backoffLimit)) && (has(self.spec.activeDeadlineSeconds) ? has(oldSelf.spec.activeDeadlineSeconds) && self.spec.activeDeadlineSeconds == oldSelf.spec.activeDeadlineSeconds : !has(oldSelf.spec.activeDeadlineSeconds)) && (has(self.spec.podFailurePolicy) ? has(oldSelf.spec.podFailurePolicy) && self.spec.podFailurePolicy == oldSelf.spec.podFailurePolicy : !has(oldSelf.spec.podFailurePolicy)) && (has(self.spec.stepSettings) ? has(oldSelf.spec.stepSettings) && self.spec.stepSettings == oldSelf.spec.stepSettings : !has(oldSelf.spec.stepSettings)) && (has(self.spec.finally) ? has(oldSelf.spec.finally) && self.spec.finally == oldSelf.spec.finally : !has(oldSelf.spec.finally)) && (has(self.spec.runDeadlineSeconds) ? has(oldSelf.spec.runDeadlineSeconds) && self.spec.runDeadlineSeconds == oldSelf.spec.runDeadlineSeconds : !has(oldSelf.spec.runDeadlineSeconds)) && (has(self.spec.updateStrategy) ? has(oldSelf.spec.updateStrategy) && self.spec.updateStrategy == oldSelf.spec.updateStrategy : !has(oldSelf.spec.updateStrategy)) && self.spec.containers.map(c, c.name) == oldSelf.spec.containers.map(c, c.name) && (has(self.spec.finally) ? self.spec.finally.map(c, c.name) : []) == (has(oldSelf.spec.finally) ? oldSelf.spec.finally.map(c, c.name) : []) && (has(self.spec.template) && has(self.spec.template.spec) && has(self.spec.template.spec.initContainers) ? self.spec.template.spec.initContainers.map(c, c.name) : []) == (has(oldSelf.spec.template) && has(oldSelf.spec.template.spec) && has(oldSelf.spec.template.spec.initContainers) ? oldSelf.spec.template.spec.initContainers.map(c, c.name) : []))",message="spec is immutable: spec.updateStrategy.type is Immutable and the first step has started; delete and re-create the SequentialJob to run a different spec",reason="FieldValueForbidden",fieldPath=".spec"
 type SequentialJob struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

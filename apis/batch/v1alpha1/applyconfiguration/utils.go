@@ -26,6 +26,10 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &batchv1alpha1.SequentialJobSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("SequentialJobStatus"):
 		return &batchv1alpha1.SequentialJobStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("StepAttempt"):
+		return &batchv1alpha1.StepAttemptApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("StepSettings"):
+		return &batchv1alpha1.StepSettingsApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("StepStatus"):
 		return &batchv1alpha1.StepStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("UpdateStrategy"):

@@ -56,9 +56,14 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: failureReason
       type:
         scalar: string
+    - name: inFinally
+      type:
+        scalar: boolean
     - name: summary
       type:
         scalar: string
+- name: com.example.sequentialjob.apis.batch.v1alpha1.OnFailure
+  scalar: string
 - name: com.example.sequentialjob.apis.batch.v1alpha1.Phase
   scalar: string
 - name: com.example.sequentialjob.apis.batch.v1alpha1.SequentialJob
@@ -98,15 +103,52 @@ var schemaYAML = typed.YAMLObject(`types:
           elementRelationship: associative
           keys:
           - name
+    - name: finally
+      type:
+        list:
+          elementType:
+            namedType: io.k8s.api.core.v1.Container
+          elementRelationship: associative
+          keys:
+          - name
+    - name: podFailurePolicy
+      type:
+        namedType: io.k8s.api.batch.v1.PodFailurePolicy
+    - name: retryToken
+      type:
+        scalar: string
+    - name: runDeadlineSeconds
+      type:
+        scalar: numeric
+    - name: stepSettings
+      type:
+        list:
+          elementType:
+            namedType: com.example.sequentialjob.apis.batch.v1alpha1.StepSettings
+          elementRelationship: associative
+          keys:
+          - name
+    - name: suspend
+      type:
+        scalar: boolean
     - name: template
       type:
         namedType: io.k8s.api.core.v1.PodTemplateSpec
+    - name: ttlSecondsAfterFinished
+      type:
+        scalar: numeric
     - name: updateStrategy
       type:
         namedType: com.example.sequentialjob.apis.batch.v1alpha1.UpdateStrategy
 - name: com.example.sequentialjob.apis.batch.v1alpha1.SequentialJobStatus
   map:
     fields:
+    - name: activeStartTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: attempt
+      type:
+        scalar: numeric
     - name: completionTime
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
@@ -118,6 +160,12 @@ var schemaYAML = typed.YAMLObject(`types:
           elementRelationship: associative
           keys:
           - type
+    - name: finally
+      type:
+        list:
+          elementType:
+            namedType: com.example.sequentialjob.apis.batch.v1alpha1.StepStatus
+          elementRelationship: atomic
     - name: observedGeneration
       type:
         scalar: numeric
@@ -127,6 +175,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: progress
       type:
         namedType: com.example.sequentialjob.apis.batch.v1alpha1.JobProgress
+    - name: retryToken
+      type:
+        scalar: string
     - name: startTime
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
@@ -139,9 +190,57 @@ var schemaYAML = typed.YAMLObject(`types:
           elementType:
             namedType: com.example.sequentialjob.apis.batch.v1alpha1.StepStatus
           elementRelationship: atomic
+    - name: suspendTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+- name: com.example.sequentialjob.apis.batch.v1alpha1.StepAttempt
+  map:
+    fields:
+    - name: attempt
+      type:
+        scalar: numeric
+    - name: completionTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: jobName
+      type:
+        scalar: string
+    - name: message
+      type:
+        scalar: string
+    - name: phase
+      type:
+        namedType: com.example.sequentialjob.apis.batch.v1alpha1.Phase
+    - name: reason
+      type:
+        scalar: string
+    - name: startTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+- name: com.example.sequentialjob.apis.batch.v1alpha1.StepSettings
+  map:
+    fields:
+    - name: activeDeadlineSeconds
+      type:
+        scalar: numeric
+    - name: backoffLimit
+      type:
+        scalar: numeric
+    - name: name
+      type:
+        scalar: string
+    - name: onFailure
+      type:
+        namedType: com.example.sequentialjob.apis.batch.v1alpha1.OnFailure
+    - name: podFailurePolicy
+      type:
+        namedType: io.k8s.api.batch.v1.PodFailurePolicy
 - name: com.example.sequentialjob.apis.batch.v1alpha1.StepStatus
   map:
     fields:
+    - name: attempt
+      type:
+        scalar: numeric
     - name: completionTime
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
@@ -154,10 +253,22 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: name
       type:
         scalar: string
+    - name: onFailure
+      type:
+        namedType: com.example.sequentialjob.apis.batch.v1alpha1.OnFailure
     - name: phase
       type:
         namedType: com.example.sequentialjob.apis.batch.v1alpha1.Phase
+    - name: previousAttempts
+      type:
+        list:
+          elementType:
+            namedType: com.example.sequentialjob.apis.batch.v1alpha1.StepAttempt
+          elementRelationship: atomic
     - name: reason
+      type:
+        scalar: string
+    - name: result
       type:
         scalar: string
     - name: startTime
@@ -172,6 +283,58 @@ var schemaYAML = typed.YAMLObject(`types:
       default: Continue
 - name: com.example.sequentialjob.apis.batch.v1alpha1.UpdateStrategyType
   scalar: string
+- name: io.k8s.api.batch.v1.PodFailurePolicy
+  map:
+    fields:
+    - name: rules
+      type:
+        list:
+          elementType:
+            namedType: io.k8s.api.batch.v1.PodFailurePolicyRule
+          elementRelationship: atomic
+- name: io.k8s.api.batch.v1.PodFailurePolicyAction
+  scalar: string
+- name: io.k8s.api.batch.v1.PodFailurePolicyOnExitCodesOperator
+  scalar: string
+- name: io.k8s.api.batch.v1.PodFailurePolicyOnExitCodesRequirement
+  map:
+    fields:
+    - name: containerName
+      type:
+        scalar: string
+    - name: operator
+      type:
+        namedType: io.k8s.api.batch.v1.PodFailurePolicyOnExitCodesOperator
+    - name: values
+      type:
+        list:
+          elementType:
+            scalar: numeric
+          elementRelationship: associative
+- name: io.k8s.api.batch.v1.PodFailurePolicyOnPodConditionsPattern
+  map:
+    fields:
+    - name: status
+      type:
+        namedType: io.k8s.api.core.v1.ConditionStatus
+    - name: type
+      type:
+        namedType: io.k8s.api.core.v1.PodConditionType
+- name: io.k8s.api.batch.v1.PodFailurePolicyRule
+  map:
+    fields:
+    - name: action
+      type:
+        namedType: io.k8s.api.batch.v1.PodFailurePolicyAction
+    - name: onExitCodes
+      type:
+        namedType: io.k8s.api.batch.v1.PodFailurePolicyOnExitCodesRequirement
+    - name: onPodConditions
+      type:
+        list:
+          elementType:
+            namedType: io.k8s.api.batch.v1.PodFailurePolicyOnPodConditionsPattern
+          elementRelationship: atomic
 - name: io.k8s.api.core.v1.AWSElasticBlockStoreVolumeSource
   map:
     fields:
@@ -346,6 +509,8 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: user
       type:
         scalar: numeric
+- name: io.k8s.api.core.v1.ConditionStatus
+  scalar: string
 - name: io.k8s.api.core.v1.ConfigMapEnvSource
   map:
     fields:

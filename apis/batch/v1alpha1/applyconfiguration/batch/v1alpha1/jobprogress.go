@@ -12,6 +12,9 @@ type JobProgressApplyConfiguration struct {
 	CurrentIndex *int32 `json:"currentIndex,omitempty"`
 	// CurrentStep is the name of the step at CurrentIndex.
 	CurrentStep *string `json:"currentStep,omitempty"`
+	// InFinally is true when CurrentIndex and CurrentStep are those of a
+	// finally step, an index of status.finally.
+	InFinally *bool `json:"inFinally,omitempty"`
 	// Summary is "<succeeded>/<total>", for kubectl get.
 	Summary *string `json:"summary,omitempty"`
 	// CompletedIndices are the indices of the steps that succeeded.
@@ -41,6 +44,14 @@ func (b *JobProgressApplyConfiguration) WithCurrentIndex(value int32) *JobProgre
 // If called multiple times, the CurrentStep field is set to the value of the last call.
 func (b *JobProgressApplyConfiguration) WithCurrentStep(value string) *JobProgressApplyConfiguration {
 	b.CurrentStep = &value
+	return b
+}
+
+// WithInFinally sets the InFinally field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the InFinally field is set to the value of the last call.
+func (b *JobProgressApplyConfiguration) WithInFinally(value bool) *JobProgressApplyConfiguration {
+	b.InFinally = &value
 	return b
 }
 

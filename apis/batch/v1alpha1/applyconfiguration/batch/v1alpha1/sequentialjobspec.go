@@ -3,6 +3,7 @@
 package v1alpha1
 
 import (
+	batchv1 "k8s.io/api/batch/v1"
 	v1 "k8s.io/api/core/v1"
 )
 
@@ -36,6 +37,42 @@ type SequentialJobSpecApplyConfiguration struct {
 	// ActiveDeadlineSeconds is each step Job's spec.activeDeadlineSeconds.
 	// Unset means no deadline, as for a Job.
 	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
+	// PodFailurePolicy is each step Job's spec.podFailurePolicy: which pod
+	// failures fail the step at once (an exit code, a pod condition), and
+	// which do not count against backoffLimit. It needs the template's
+	// restartPolicy to be Never, as a Job does.
+	PodFailurePolicy *batchv1.PodFailurePolicy `json:"podFailurePolicy,omitempty"`
+	// StepSettings override the run-wide settings above for one step each,
+	// keyed by step name (a step of containers or of finally).
+	StepSettings []StepSettingsApplyConfiguration `json:"stepSettings,omitempty"`
+	// Finally are steps that run in list order once the steps of containers
+	// have ended, whether they succeeded, failed or passed the run deadline
+	// (Tekton's finally, Argo's onExit). Each runs once per ending of the
+	// run; a failing one fails a run that had otherwise succeeded. Their
+	// names must differ from the steps' names.
+	Finally []v1.Container `json:"finally,omitempty"`
+	// Suspend, when true, starts no new step and suspends the running step's
+	// Job (its pods are deleted). Setting it back to false resumes the run
+	// from the same step, whose pods start again from the beginning. Time
+	// suspended does not count against runDeadlineSeconds.
+	Suspend *bool `json:"suspend,omitempty"`
+	// RunDeadlineSeconds bounds the run's active time, from its first step's
+	// start, not counting time suspended. When it passes, the running step's
+	// Job is stopped and the run fails with reason DeadlineExceeded; the
+	// finally steps still run.
+	RunDeadlineSeconds *int64 `json:"runDeadlineSeconds,omitempty"`
+	// RetryToken retries a Failed run from its failed step: set it to a value
+	// it never had (a date, a counter) and the failed step runs again as a
+	// new attempt with a new Job, then the steps after it; the steps that
+	// succeeded do not run again. Re-applying the same value does nothing. A
+	// new value seen while the run is not Failed (running, or Succeeded) is
+	// recorded and starts nothing. Immutable runs accept changes to it.
+	RetryToken *string `json:"retryToken,omitempty"`
+	// TTLSecondsAfterFinished deletes the SequentialJob, and its Jobs with
+	// it, this long after the run finished, as a Job's field does. A GitOps
+	// tool that owns the object (Argo CD, Flux) re-creates it, and the run
+	// starts again: use it only for objects nothing re-applies.
+	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
 	// UpdateStrategy says what a spec change does once the run has started.
 	UpdateStrategy *UpdateStrategyApplyConfiguration `json:"updateStrategy,omitempty"`
 }
@@ -77,6 +114,69 @@ func (b *SequentialJobSpecApplyConfiguration) WithBackoffLimit(value int32) *Seq
 // If called multiple times, the ActiveDeadlineSeconds field is set to the value of the last call.
 func (b *SequentialJobSpecApplyConfiguration) WithActiveDeadlineSeconds(value int64) *SequentialJobSpecApplyConfiguration {
 	b.ActiveDeadlineSeconds = &value
+	return b
+}
+
+// WithPodFailurePolicy sets the PodFailurePolicy field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the PodFailurePolicy field is set to the value of the last call.
+func (b *SequentialJobSpecApplyConfiguration) WithPodFailurePolicy(value batchv1.PodFailurePolicy) *SequentialJobSpecApplyConfiguration {
+	b.PodFailurePolicy = &value
+	return b
+}
+
+// WithStepSettings adds the given value to the StepSettings field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the StepSettings field.
+func (b *SequentialJobSpecApplyConfiguration) WithStepSettings(values ...*StepSettingsApplyConfiguration) *SequentialJobSpecApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithStepSettings")
+		}
+		b.StepSettings = append(b.StepSettings, *values[i])
+	}
+	return b
+}
+
+// WithFinally adds the given value to the Finally field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the Finally field.
+func (b *SequentialJobSpecApplyConfiguration) WithFinally(values ...v1.Container) *SequentialJobSpecApplyConfiguration {
+	for i := range values {
+		b.Finally = append(b.Finally, values[i])
+	}
+	return b
+}
+
+// WithSuspend sets the Suspend field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Suspend field is set to the value of the last call.
+func (b *SequentialJobSpecApplyConfiguration) WithSuspend(value bool) *SequentialJobSpecApplyConfiguration {
+	b.Suspend = &value
+	return b
+}
+
+// WithRunDeadlineSeconds sets the RunDeadlineSeconds field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the RunDeadlineSeconds field is set to the value of the last call.
+func (b *SequentialJobSpecApplyConfiguration) WithRunDeadlineSeconds(value int64) *SequentialJobSpecApplyConfiguration {
+	b.RunDeadlineSeconds = &value
+	return b
+}
+
+// WithRetryToken sets the RetryToken field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the RetryToken field is set to the value of the last call.
+func (b *SequentialJobSpecApplyConfiguration) WithRetryToken(value string) *SequentialJobSpecApplyConfiguration {
+	b.RetryToken = &value
+	return b
+}
+
+// WithTTLSecondsAfterFinished sets the TTLSecondsAfterFinished field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the TTLSecondsAfterFinished field is set to the value of the last call.
+func (b *SequentialJobSpecApplyConfiguration) WithTTLSecondsAfterFinished(value int32) *SequentialJobSpecApplyConfiguration {
+	b.TTLSecondsAfterFinished = &value
 	return b
 }
 

@@ -31,8 +31,23 @@ type SequentialJobStatusApplyConfiguration struct {
 	// edit mid-run never runs a step twice or skips one. A finished step's
 	// record is kept even after its Job is deleted.
 	Steps []StepStatusApplyConfiguration `json:"steps,omitempty"`
+	// Finally is the record of spec.finally, kept like Steps: the finally
+	// steps that started, then the pending ones of the current spec. Entry
+	// n's Job is "<name>-f<n>".
+	Finally []StepStatusApplyConfiguration `json:"finally,omitempty"`
+	// Attempt is the run's attempt: 1, plus one for each retry
+	// (spec.retryToken) that re-ran it.
+	Attempt *int32 `json:"attempt,omitempty"`
+	// RetryToken is the spec.retryToken the controller last saw.
+	RetryToken *string `json:"retryToken,omitempty"`
 	// StartTime is when the first step's Job was created.
 	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// ActiveStartTime is when the run's active time began: the start time,
+	// moved later by the time spent suspended, and reset when a retry
+	// starts. spec.runDeadlineSeconds counts from it.
+	ActiveStartTime *metav1.Time `json:"activeStartTime,omitempty"`
+	// SuspendTime is when the current suspension began.
+	SuspendTime *metav1.Time `json:"suspendTime,omitempty"`
 	// CompletionTime is when the run ended, in success or failure.
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
 }
@@ -101,11 +116,56 @@ func (b *SequentialJobStatusApplyConfiguration) WithSteps(values ...*StepStatusA
 	return b
 }
 
+// WithFinally adds the given value to the Finally field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the Finally field.
+func (b *SequentialJobStatusApplyConfiguration) WithFinally(values ...*StepStatusApplyConfiguration) *SequentialJobStatusApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithFinally")
+		}
+		b.Finally = append(b.Finally, *values[i])
+	}
+	return b
+}
+
+// WithAttempt sets the Attempt field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Attempt field is set to the value of the last call.
+func (b *SequentialJobStatusApplyConfiguration) WithAttempt(value int32) *SequentialJobStatusApplyConfiguration {
+	b.Attempt = &value
+	return b
+}
+
+// WithRetryToken sets the RetryToken field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the RetryToken field is set to the value of the last call.
+func (b *SequentialJobStatusApplyConfiguration) WithRetryToken(value string) *SequentialJobStatusApplyConfiguration {
+	b.RetryToken = &value
+	return b
+}
+
 // WithStartTime sets the StartTime field in the declarative configuration to the given value
 // and returns the receiver, so that objects can be built by chaining "With" function invocations.
 // If called multiple times, the StartTime field is set to the value of the last call.
 func (b *SequentialJobStatusApplyConfiguration) WithStartTime(value metav1.Time) *SequentialJobStatusApplyConfiguration {
 	b.StartTime = &value
+	return b
+}
+
+// WithActiveStartTime sets the ActiveStartTime field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the ActiveStartTime field is set to the value of the last call.
+func (b *SequentialJobStatusApplyConfiguration) WithActiveStartTime(value metav1.Time) *SequentialJobStatusApplyConfiguration {
+	b.ActiveStartTime = &value
+	return b
+}
+
+// WithSuspendTime sets the SuspendTime field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the SuspendTime field is set to the value of the last call.
+func (b *SequentialJobStatusApplyConfiguration) WithSuspendTime(value metav1.Time) *SequentialJobStatusApplyConfiguration {
+	b.SuspendTime = &value
 	return b
 }
 

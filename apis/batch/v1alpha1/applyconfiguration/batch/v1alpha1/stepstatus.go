@@ -24,8 +24,24 @@ type StepStatusApplyConfiguration struct {
 	CompletionTime *v1.Time `json:"completionTime,omitempty"`
 	// Reason is a CamelCase reason for the phase, for example BackoffLimitExceeded.
 	Reason *string `json:"reason,omitempty"`
-	// Message is a human-readable detail for the phase.
+	// Message is a human-readable detail for the phase. For a failed step
+	// it includes what its last pod reported: the exit code, OOMKilled,
+	// DeadlineExceeded, Evicted.
 	Message *string `json:"message,omitempty"`
+	// Result is the termination message the step's container wrote
+	// (/dev/termination-log), at most 1024 bytes; a longer one is cut and
+	// ends with "...[truncated]". Later steps read it from the environment
+	// variable SQJ_RESULT_<NAME>, NAME being the step's name in upper case
+	// with "-" as "_".
+	Result *string `json:"result,omitempty"`
+	// OnFailure is Continue on a failed step the run went on after.
+	OnFailure *batchv1alpha1.OnFailure `json:"onFailure,omitempty"`
+	// Attempt is the attempt this entry records: 1, plus one for each
+	// retry of this entry. Absent before the first attempt starts.
+	Attempt *int32 `json:"attempt,omitempty"`
+	// PreviousAttempts are this entry's earlier attempts, the most recent
+	// last, at most 10.
+	PreviousAttempts []StepAttemptApplyConfiguration `json:"previousAttempts,omitempty"`
 }
 
 // StepStatusApplyConfiguration constructs a declarative configuration of the StepStatus type for use with
@@ -87,5 +103,42 @@ func (b *StepStatusApplyConfiguration) WithReason(value string) *StepStatusApply
 // If called multiple times, the Message field is set to the value of the last call.
 func (b *StepStatusApplyConfiguration) WithMessage(value string) *StepStatusApplyConfiguration {
 	b.Message = &value
+	return b
+}
+
+// WithResult sets the Result field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Result field is set to the value of the last call.
+func (b *StepStatusApplyConfiguration) WithResult(value string) *StepStatusApplyConfiguration {
+	b.Result = &value
+	return b
+}
+
+// WithOnFailure sets the OnFailure field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the OnFailure field is set to the value of the last call.
+func (b *StepStatusApplyConfiguration) WithOnFailure(value batchv1alpha1.OnFailure) *StepStatusApplyConfiguration {
+	b.OnFailure = &value
+	return b
+}
+
+// WithAttempt sets the Attempt field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Attempt field is set to the value of the last call.
+func (b *StepStatusApplyConfiguration) WithAttempt(value int32) *StepStatusApplyConfiguration {
+	b.Attempt = &value
+	return b
+}
+
+// WithPreviousAttempts adds the given value to the PreviousAttempts field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the PreviousAttempts field.
+func (b *StepStatusApplyConfiguration) WithPreviousAttempts(values ...*StepAttemptApplyConfiguration) *StepStatusApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithPreviousAttempts")
+		}
+		b.PreviousAttempts = append(b.PreviousAttempts, *values[i])
+	}
 	return b
 }

@@ -1,0 +1,64 @@
+package render
+
+import (
+	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
+)
+
+// retryRequested is true when spec.retryToken has a value the controller
+// has not seen and the run is Failed: the retry re-opens it. A new value
+// seen in any other phase is only recorded (see runStatus).
+func retryRequested(sj *v1alpha1.SequentialJob) bool {
+	return sj.Spec.RetryToken != sj.Status.RetryToken && sj.Status.Phase == v1alpha1.PhaseFailed
+}
+
+// reopen is a Failed run's record made ready to run again from where it
+// failed. Every entry that failed the run (not one allowed to fail with
+// onFailure: Continue) becomes pending again; one that had a Job moves to
+// its next attempt and keeps the old one in its history. When a step
+// failed, the finally steps that ran become pending too: they ran for the
+// run's ending, and the run will end again. When only finally steps failed,
+// just those run again. The steps that succeeded never run again.
+func reopen(old v1alpha1.SequentialJobStatus) (steps, finally []v1alpha1.StepStatus) {
+	steps = cloneEntries(old.Steps)
+	finally = cloneEntries(old.Finally)
+	stepFailed := false
+	for i := range steps {
+		if failedTheRun(steps[i]) {
+			steps[i] = nextAttempt(steps[i])
+			stepFailed = true
+		}
+	}
+	for i := range finally {
+		if failedTheRun(finally[i]) || (stepFailed && finally[i].Phase != v1alpha1.PhasePending) {
+			finally[i] = nextAttempt(finally[i])
+		}
+	}
+	return steps, finally
+}
+
+func failedTheRun(step v1alpha1.StepStatus) bool {
+	return step.Phase == v1alpha1.PhaseFailed && step.OnFailure != v1alpha1.OnFailureContinue
+}
+
+// nextAttempt is an entry made pending for its next attempt. An entry that
+// never had a Job (rejected, or stopped by the run deadline before it
+// started) has no attempt to keep: it runs as the attempt it would have.
+func nextAttempt(step v1alpha1.StepStatus) v1alpha1.StepStatus {
+	next := v1alpha1.StepStatus{Name: step.Name, JobName: step.JobName, Phase: v1alpha1.PhasePending,
+		Attempt: step.Attempt, PreviousAttempts: step.PreviousAttempts}
+	if step.StartTime == nil {
+		return next
+	}
+	history := append(append([]v1alpha1.StepAttempt(nil), step.PreviousAttempts...), v1alpha1.StepAttempt{
+		Attempt: attemptOf(step), JobName: step.JobName, Phase: step.Phase, Reason: step.Reason, Message: step.Message,
+		StartTime: step.StartTime, CompletionTime: step.CompletionTime})
+	if len(history) > v1alpha1.MaxPreviousAttempts {
+		history = history[len(history)-v1alpha1.MaxPreviousAttempts:]
+	}
+	next.Attempt, next.PreviousAttempts = attemptOf(step)+1, history
+	return next
+}
+
+func cloneEntries(in []v1alpha1.StepStatus) []v1alpha1.StepStatus {
+	return append([]v1alpha1.StepStatus(nil), in...)
+}
