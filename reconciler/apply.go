@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	batchv1ac "k8s.io/client-go/applyconfigurations/batch/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -25,6 +26,28 @@ func (r *Reconciler) createJob(ctx context.Context, sj *v1alpha1.SequentialJob, 
 	}
 	r.expect.createdJob(sj.UID, *job.Name)
 	return nil
+}
+
+// controlJobs applies render's changes to running Jobs (suspend, resume,
+// stop) with a field manager of their own: the creating manager's intent
+// for each Job stays whole, and these small intents never remove its fields.
+// Forced, because the creating manager may own spec.activeDeadlineSeconds.
+func (r *Reconciler) controlJobs(ctx context.Context, controls []*batchv1ac.JobApplyConfiguration) error {
+	for _, control := range controls {
+		err := r.Client.Apply(ctx, control, client.FieldOwner(render.JobControlFieldManager), client.ForceOwnership)
+		if client.IgnoreNotFound(err) != nil {
+			return fmt.Errorf("applying to Job %s: %w", *control.Name, err)
+		}
+	}
+	return nil
+}
+
+// expire deletes a SequentialJob whose ttlSecondsAfterFinished has passed;
+// the cleanup finalizer then deletes its Jobs. The UID precondition keeps
+// a SequentialJob re-created under the same name (by a GitOps tool) safe.
+func (r *Reconciler) expire(ctx context.Context, sj *v1alpha1.SequentialJob) error {
+	err := r.Client.Delete(ctx, sj, client.Preconditions{UID: &sj.UID}, client.PropagationPolicy(metav1.DeletePropagationBackground))
+	return client.IgnoreNotFound(err)
 }
 
 // writeStatus writes the whole status through the status subresource, and

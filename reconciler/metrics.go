@@ -77,25 +77,28 @@ func (m *Metrics) observe(sj *v1alpha1.SequentialJob, desired render.Desired, ob
 			continue
 		}
 		key := string(sj.UID) + "/" + t.JobName
+		step := t.Entry(desired.Status)
 		if t.Started {
 			m.stepsStarted.WithLabelValues(ns).Inc()
-			if t.Index > 0 && steps[t.Index-1].Phase == v1alpha1.PhaseSucceeded {
+			// Handoffs are measured between the steps; a finally step or a
+			// retry starts on its own clock.
+			if !t.Finally && t.Index > 0 && steps[t.Index-1].Phase == v1alpha1.PhaseSucceeded {
 				m.observeHandoff(string(sj.UID)+"/"+steps[t.Index-1].JobName, endedNow[t.Index-1], observedAt, now)
 			}
 		}
 		switch t.To {
 		case v1alpha1.PhaseSucceeded:
-			endedNow[t.Index] = true
+			endedNow[t.Index] = !t.Finally
 			m.stepsSucceeded.WithLabelValues(ns).Inc()
-			m.observeDuration(ns, "succeeded", steps[t.Index])
-			if t.Index+1 < len(steps) && steps[t.Index+1].Phase != v1alpha1.PhaseRunning {
+			m.observeDuration(ns, "succeeded", step)
+			if !t.Finally && t.Index+1 < len(steps) && steps[t.Index+1].Phase != v1alpha1.PhaseRunning {
 				m.mu.Lock()
 				m.terminalSeen[key] = observedAt
 				m.mu.Unlock()
 			}
 		case v1alpha1.PhaseFailed:
 			m.stepsFailed.WithLabelValues(ns).Inc()
-			m.observeDuration(ns, "failed", steps[t.Index])
+			m.observeDuration(ns, "failed", step)
 		}
 	}
 }

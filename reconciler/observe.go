@@ -40,7 +40,27 @@ func (r *Reconciler) observe(ctx context.Context, sj *v1alpha1.SequentialJob, jo
 		obs.Problem = problem
 	}
 	obs.Rejected = r.dryRun(ctx, checks.Validate)
+	for _, job := range checks.PodsOf {
+		pods, err := r.listPods(ctx, sj.Namespace, job)
+		if err != nil {
+			return obs, err
+		}
+		obs.Pods = append(obs.Pods, pods...)
+	}
 	return obs, nil
+}
+
+// listPods lists, live, the pods of a Job whose step ends now: the step's
+// result and failure detail are in them. Pods are not cached: the
+// controller reads them once per step, not on every reconcile, and a cache
+// of every pod in the cluster would cost more memory than the rest of the
+// controller.
+func (r *Reconciler) listPods(ctx context.Context, namespace, job string) ([]corev1.Pod, error) {
+	list := &corev1.PodList{}
+	if err := r.APIReader.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{batchv1.JobNameLabel: job}); err != nil {
+		return nil, fmt.Errorf("listing the pods of Job %s: %w", job, err)
+	}
+	return list.Items, nil
 }
 
 // listJobs lists the Jobs labelled for sj, live. render tells the ones sj
@@ -68,12 +88,15 @@ func listCachedJobs(ctx context.Context, cache client.Reader, sj *v1alpha1.Seque
 // does not hold: render fails such a step as JobDeleted, which must not
 // happen because of a cache that lags.
 func (r *Reconciler) confirmMissingJobs(ctx context.Context, obs *render.Observed) error {
-	for _, step := range obs.SequentialJob.Status.Steps {
-		if step.Phase != v1alpha1.PhaseRunning || listed(obs.Jobs, step.JobName) {
-			continue
-		}
-		if err := r.lookUpJobName(ctx, obs, step.JobName); err != nil {
-			return err
+	status := obs.SequentialJob.Status
+	for _, entries := range [][]v1alpha1.StepStatus{status.Steps, status.Finally} {
+		for _, step := range entries {
+			if step.Phase != v1alpha1.PhaseRunning || listed(obs.Jobs, step.JobName) {
+				continue
+			}
+			if err := r.lookUpJobName(ctx, obs, step.JobName); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

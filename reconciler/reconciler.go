@@ -73,6 +73,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 			break
 		}
 	}
+	if err := r.controlJobs(ctx, desired.JobControls); err != nil {
+		return r.reportError(ctx, sj, "suspending, resuming or stopping a step's Job", err)
+	}
 	if err := r.writeStatus(ctx, sj, desired); err != nil {
 		// No transition is announced: the next reconcile finds the same
 		// transitions and announces them once their status is written.
@@ -81,6 +84,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	r.announce(ctx, sj, desired, observedAt)
 	if err := r.release(ctx, sj, obs.Jobs, desired.Release); err != nil {
 		return r.reportError(ctx, sj, "releasing finished Jobs", err)
+	}
+	if desired.Delete {
+		return reconcile.Result{}, r.expire(ctx, sj)
 	}
 	return requeue(desired)
 }
@@ -91,7 +97,15 @@ func requeue(desired render.Desired) (reconcile.Result, error) {
 	case desired.Problem != nil:
 		return reconcile.Result{}, desired.Problem // the workqueue retries with backoff
 	case desired.Blocked:
-		return reconcile.Result{RequeueAfter: blockedRetry}, nil
+		return reconcile.Result{RequeueAfter: min(blockedRetry, nonZero(desired.RequeueAfter, blockedRetry))}, nil
 	}
-	return reconcile.Result{}, nil
+	// The run deadline or ttlSecondsAfterFinished passes then.
+	return reconcile.Result{RequeueAfter: desired.RequeueAfter}, nil
+}
+
+func nonZero(d, otherwise time.Duration) time.Duration {
+	if d == 0 {
+		return otherwise
+	}
+	return d
 }

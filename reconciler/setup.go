@@ -28,11 +28,12 @@ import (
 // step-result finalizer) and deleted, never updated in place;
 // ServiceAccounts are only read, to check a step can start.
 //
-// +kubebuilder:rbac:groups=batch.example.com,resources=sequentialjobs,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=batch.example.com,resources=sequentialjobs,verbs=get;list;watch;patch;delete
 // +kubebuilder:rbac:groups=batch.example.com,resources=sequentialjobs/status,verbs=get;patch
 // +kubebuilder:rbac:groups=batch.example.com,resources=sequentialjobs/finalizers,verbs=update
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get
+// +kubebuilder:rbac:groups="",resources=pods,verbs=list
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Defaults of the controller's flags, sized in docs/performance.md: 100
@@ -88,8 +89,11 @@ func stripSequentialJob(obj any) (any, error) {
 		return obj, nil
 	}
 	sj.ManagedFields = nil
-	if sj.Status.Phase == v1alpha1.PhaseSucceeded || sj.Status.Phase == v1alpha1.PhaseFailed {
-		sj.Spec.Containers, sj.Spec.Template = nil, corev1.PodTemplateSpec{}
+	// A finished run is final: nothing reads its steps again, unless a new
+	// spec.retryToken re-opens it.
+	finished := sj.Status.Phase == v1alpha1.PhaseSucceeded || sj.Status.Phase == v1alpha1.PhaseFailed
+	if finished && sj.Spec.RetryToken == sj.Status.RetryToken {
+		sj.Spec.Containers, sj.Spec.Finally, sj.Spec.Template = nil, nil, corev1.PodTemplateSpec{}
 	}
 	return sj, nil
 }

@@ -251,7 +251,7 @@ func (p *progressPrinter) observe(obj any) {
 	}
 	phase := sj.Status.Phase
 	p.state[sj.UID] = sjSummary{
-		finished: phase == v1alpha1.PhaseSucceeded || phase == v1alpha1.PhaseFailed,
+		finished: terminal(phase),
 		failed:   phase == v1alpha1.PhaseFailed,
 	}
 	p.notify()
@@ -262,7 +262,12 @@ func (p *progressPrinter) observe(obj any) {
 func progressLine(sj *v1alpha1.SequentialJob, t render.Transition) string {
 	status := sj.Status
 	if t.IsRun() {
-		if t.To != v1alpha1.PhaseSucceeded && t.To != v1alpha1.PhaseFailed {
+		switch {
+		case t.To == v1alpha1.PhaseSuspended:
+			return "Suspended"
+		case t.From == v1alpha1.PhaseSuspended:
+			return "Resumed"
+		case t.To != v1alpha1.PhaseSucceeded && t.To != v1alpha1.PhaseFailed:
 			return ""
 		}
 		line := string(t.To)
@@ -274,8 +279,14 @@ func progressLine(sj *v1alpha1.SequentialJob, t render.Transition) string {
 		}
 		return line
 	}
-	step := status.Steps[t.Index]
+	step := t.Entry(status)
 	line := fmt.Sprintf("step %d/%d (%s)  %s", t.Index, len(status.Steps), t.Step, t.To)
+	if t.Finally {
+		line = fmt.Sprintf("finally %d/%d (%s)  %s", t.Index, len(status.Finally), t.Step, t.To)
+	}
+	if step.Attempt > 1 && t.Started {
+		line += fmt.Sprintf(" (attempt %d)", step.Attempt)
+	}
 	switch {
 	case t.To == v1alpha1.PhasePending && t.Reason == "":
 		return line + ": no longer waiting"
@@ -290,6 +301,9 @@ func progressLine(sj *v1alpha1.SequentialJob, t render.Transition) string {
 		if t.Message != "" {
 			line += " (" + t.Message + ")"
 		}
+	}
+	if step.Result != "" && terminal(t.To) {
+		line += fmt.Sprintf("  result: %q", step.Result)
 	}
 	return line
 }
@@ -354,4 +368,8 @@ func relPath(path string) string {
 		return abs
 	}
 	return rel
+}
+
+func terminal(phase v1alpha1.Phase) bool {
+	return phase == v1alpha1.PhaseSucceeded || phase == v1alpha1.PhaseFailed
 }
