@@ -46,6 +46,14 @@ func specChanged(sj *v1alpha1.SequentialJob, plan stepPlan, status v1alpha1.Sequ
 	if old.ObservedGeneration == 0 || old.ObservedGeneration == sj.Generation {
 		return Event{}, false
 	}
+	// An edit of a run control (spec.suspend, spec.retryToken) has its own
+	// event (Suspended, Resumed, Retry, RetryIgnored): it changes no step.
+	// Status does not keep the old spec, so an edit that changes a control
+	// and the steps at once is told by the control's event alone.
+	suspended := sj.Spec.Suspend != nil && *sj.Spec.Suspend
+	if sj.Spec.RetryToken != old.RetryToken || (!plan.finished && suspended != (old.SuspendTime != nil)) {
+		return Event{}, false
+	}
 	switch {
 	case plan.finished:
 		return Event{Type: corev1.EventTypeWarning, Reason: v1alpha1.EventSpecChanged, Message: fmt.Sprintf(

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -322,6 +323,218 @@ func TestRenderGolden(t *testing.T) {
 			check: func(t *testing.T, got render.Desired) {
 				assert.False(t, got.StatusChanged)
 				assert.Equal(t, []string{"pipeline-0"}, got.Release)
+			},
+		},
+		"step-settings-override-job-spec": {
+			reason: "A step's settings override the run-wide ones in its Job; the run-wide podFailurePolicy applies where a step sets none.",
+			check: func(t *testing.T, got render.Desired) {
+				require.Len(t, got.Jobs, 1)
+				spec := got.Jobs[0].Spec
+				assert.Equal(t, ptr.To[int32](0), spec.BackoffLimit)
+				assert.Equal(t, ptr.To[int64](30), spec.ActiveDeadlineSeconds)
+				require.Len(t, spec.PodFailurePolicy.Rules, 1)
+				assert.Equal(t, []int32{42}, spec.PodFailurePolicy.Rules[0].OnExitCodes.Values)
+			},
+		},
+		"on-failure-continue-goes-on": {
+			reason: "A step with onFailure: Continue that fails is recorded Failed and the next step starts.",
+			check: func(t *testing.T, got render.Desired) {
+				require.Len(t, got.Jobs, 1)
+				assert.Equal(t, "pipeline-2", *got.Jobs[0].Name)
+				assert.Equal(t, v1alpha1.PhaseFailed, got.Status.Steps[1].Phase)
+				assert.Equal(t, v1alpha1.OnFailureContinue, got.Status.Steps[1].OnFailure)
+				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Phase)
+			},
+		},
+		"on-failure-continue-run-succeeds": {
+			reason: "A run whose only failures were allowed succeeds, and names them.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Phase)
+				available := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionAvailable)
+				assert.Equal(t, v1alpha1.ReasonCompletedWithFailures, available.Reason)
+				assert.Contains(t, available.Message, "1 failed and was allowed to (onFailure: Continue): test")
+				assert.Equal(t, int32(1), got.Status.State.Failed)
+			},
+		},
+		"suspend-suspends-running-step": {
+			reason: "spec.suspend while a step runs suspends its Job; the run is Suspended, with a condition and an event.",
+			check: func(t *testing.T, got render.Desired) {
+				require.Len(t, got.JobControls, 1)
+				assert.Equal(t, "pipeline-0", *got.JobControls[0].Name)
+				assert.Equal(t, ptr.To(true), got.JobControls[0].Spec.Suspend)
+				assert.Equal(t, v1alpha1.PhaseSuspended, got.Status.Phase)
+				assert.True(t, meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionSuspended))
+				assert.True(t, meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionReconciling), "kstatus must not read it as Current")
+				assert.NotNil(t, got.Status.SuspendTime)
+				assertEvents(t, got, v1alpha1.ReasonSuspended)
+			},
+		},
+		"suspend-holds-next-step": {
+			reason: "A suspended run starts no new step.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Empty(t, got.Jobs)
+				assert.Equal(t, v1alpha1.PhaseSuspended, got.Status.Phase)
+				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Steps[0].Phase)
+			},
+		},
+		"resume-restarts-suspended-step": {
+			reason: "Clearing spec.suspend resumes the same step's Job, and the time suspended moves the active-time clock.",
+			check: func(t *testing.T, got render.Desired) {
+				require.Len(t, got.JobControls, 1)
+				assert.Equal(t, ptr.To(false), got.JobControls[0].Spec.Suspend)
+				assert.Empty(t, got.Jobs)
+				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Phase)
+				assert.Nil(t, got.Status.SuspendTime)
+				// Suspended from 03:01:00 to 03:04:05.
+				assert.Equal(t, time.Date(2026, 1, 2, 3, 3, 5, 0, time.UTC), got.Status.ActiveStartTime.UTC())
+				assertEvents(t, got, v1alpha1.EventResumed)
+			},
+		},
+		"run-deadline-stops-running-step": {
+			reason: "When runDeadlineSeconds passes, the running step's Job is stopped and the run fails with DeadlineExceeded, naming the step.",
+			check: func(t *testing.T, got render.Desired) {
+				require.Len(t, got.JobControls, 1)
+				assert.Equal(t, "pipeline-1", *got.JobControls[0].Name)
+				assert.Equal(t, ptr.To[int64](1), got.JobControls[0].Spec.ActiveDeadlineSeconds)
+				fixtures.RequireRunFailedFast(t, got.Status, v1alpha1.ReasonDeadlineExceeded, "the run stopped at step 1 (test), which was running")
+				assert.Equal(t, v1alpha1.ReasonDeadlineExceeded, got.Status.Progress.FailureReason)
+				assert.Equal(t, []string{"pipeline-1"}, got.Release)
+			},
+		},
+		"run-deadline-not-passed-requeues": {
+			reason: "Before the run deadline, the run asks to be looked at again when it passes.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Equal(t, 5*time.Minute+55*time.Second, got.RequeueAfter)
+				assert.False(t, got.StatusChanged)
+			},
+		},
+		"run-deadline-excludes-suspended-time": {
+			reason: "Time suspended does not count: a 240s deadline from 03:00 with 2 minutes suspended passes at 03:06, not 03:04.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Phase)
+				assert.Equal(t, time.Minute+55*time.Second, got.RequeueAfter)
+			},
+		},
+		"finally-runs-after-failure": {
+			reason: "A failed step ends the steps; the finally step starts, and the run is Running until it ends.",
+			check: func(t *testing.T, got render.Desired) {
+				require.Len(t, got.Jobs, 1)
+				assert.Equal(t, "pipeline-f0", *got.Jobs[0].Name)
+				assert.Equal(t, "true", got.Jobs[0].Labels[v1alpha1.LabelFinally])
+				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Phase)
+				assert.True(t, got.Status.Progress.InFinally)
+				assert.False(t, meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionFailed), "not Failed until finally ends")
+				progressing := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionProgressing)
+				assert.Equal(t, v1alpha1.ReasonFinallyRunning, progressing.Reason)
+			},
+		},
+		"finally-after-failure-keeps-seed-failure": {
+			reason: "Once finally ends, the run fails with the seed's exact message for the failed step.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Empty(t, got.Jobs)
+				fixtures.RequireRunFailed(t, got.Status, v1alpha1.ReasonJobFailed, "BackoffLimitExceeded", "Job 1 failed: BackoffLimitExceeded")
+				assert.Equal(t, ptr.To[int32](1), got.Status.Progress.FailedIndex)
+				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Finally[0].Phase)
+			},
+		},
+		"finally-runs-after-success": {
+			reason: "Once every step succeeded, the finally step starts.",
+			check: func(t *testing.T, got render.Desired) {
+				require.Len(t, got.Jobs, 1)
+				assert.Equal(t, "pipeline-f0", *got.Jobs[0].Name)
+				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Phase)
+			},
+		},
+		"finally-failure-fails-run": {
+			reason: "A failing finally step fails a run whose steps succeeded.",
+			check: func(t *testing.T, got render.Desired) {
+				fixtures.RequireRunFailed(t, got.Status, v1alpha1.ReasonFinallyFailed, "BackoffLimitExceeded", "finally step 0 (cleanup) failed")
+				assert.Nil(t, got.Status.Progress.FailedIndex)
+			},
+		},
+		"retry-reruns-failed-step": {
+			reason: "A new retryToken re-runs the Failed run from its failed step, as attempt 2 with a new Job; the step that succeeded does not run again.",
+			check: func(t *testing.T, got render.Desired) {
+				require.Len(t, got.Jobs, 1)
+				assert.Equal(t, "pipeline-1-r2", *got.Jobs[0].Name)
+				assert.Equal(t, "2", got.Jobs[0].Labels[v1alpha1.LabelStepAttempt])
+				step := got.Status.Steps[1]
+				assert.Equal(t, int32(2), step.Attempt)
+				require.Len(t, step.PreviousAttempts, 1)
+				assert.Equal(t, "pipeline-1", step.PreviousAttempts[0].JobName)
+				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Steps[0].Phase)
+				assert.Equal(t, int32(2), got.Status.Attempt)
+				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Phase)
+				assert.False(t, meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionFailed))
+				assert.True(t, meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionProgressing))
+				assertEvents(t, got, v1alpha1.EventRetry, v1alpha1.EventStepStarted)
+			},
+		},
+		"retry-token-unchanged-run-stays-failed": {
+			reason: "A token set before the run failed was already seen: the Failed run is final.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Empty(t, got.Jobs)
+				assert.False(t, got.StatusChanged)
+				assert.Empty(t, got.Events)
+			},
+		},
+		"retry-on-succeeded-run-is-ignored": {
+			reason: "A new token on a Succeeded run starts nothing; it is recorded and a warning says so.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Empty(t, got.Jobs)
+				assert.Equal(t, "again", got.Status.RetryToken)
+				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Phase)
+				assertEvents(t, got, v1alpha1.EventRetryIgnored)
+			},
+		},
+		"result-recorded-and-passed-on": {
+			reason: "A finished step's termination message is its result; the next step reads it from SQJ_RESULT_BUILD through a pod annotation.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Equal(t, "sha256:4f1c0de", got.Status.Steps[0].Result)
+				require.Len(t, got.Jobs, 1)
+				template := got.Jobs[0].Spec.Template
+				assert.Equal(t, "sha256:4f1c0de", template.Annotations[v1alpha1.ResultAnnotationPrefix+"build"])
+				env := template.Spec.Containers[0].Env
+				require.NotEmpty(t, env)
+				assert.Equal(t, "SQJ_RESULT_BUILD", *env[0].Name)
+				assert.Equal(t, "metadata.annotations['results.batch.example.com/build']", *env[0].ValueFrom.FieldRef.FieldPath)
+			},
+		},
+		"long-result-truncated": {
+			reason: "A result over 1024 bytes is cut, with a marker.",
+			check: func(t *testing.T, got render.Desired) {
+				result := got.Status.Steps[0].Result
+				assert.Len(t, result, v1alpha1.MaxResultLength)
+				assert.True(t, strings.HasSuffix(result, "...[truncated]"))
+			},
+		},
+		"failure-detail-from-pod-exit-code": {
+			reason: "A failed step's message says how its pod ended; the Failed condition keeps the seed's text.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Contains(t, got.Status.Steps[0].Message, "exited with code 3")
+				fixtures.RequireRunFailed(t, got.Status, v1alpha1.ReasonJobFailed, "BackoffLimitExceeded", "Job 0 failed: BackoffLimitExceeded")
+				failed := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionFailed)
+				assert.Equal(t, "Job 0 failed: BackoffLimitExceeded", failed.Message)
+			},
+		},
+		"failure-detail-oom-killed": {
+			reason: "An OOMKilled container is named as such in the step's message.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Contains(t, got.Status.Steps[0].Message, "was OOMKilled (exit code 137)")
+			},
+		},
+		"ttl-deletes-finished-run": {
+			reason: "Once ttlSecondsAfterFinished has passed, the SequentialJob is deleted, with an event.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.True(t, got.Delete)
+				assertEvents(t, got, v1alpha1.EventExpired)
+			},
+		},
+		"ttl-waits-until-expiry": {
+			reason: "Before ttlSecondsAfterFinished passes, the run asks to be looked at again then.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.False(t, got.Delete)
+				assert.Equal(t, 6*time.Minute+55*time.Second, got.RequeueAfter)
 			},
 		},
 	}

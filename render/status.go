@@ -186,7 +186,11 @@ func (r *stepRef) describe() string {
 func runFailureText(ref *stepRef, step v1alpha1.StepStatus) (reason, message string) {
 	switch {
 	case step.Reason == v1alpha1.ReasonRunDeadlineExceeded:
-		return v1alpha1.ReasonDeadlineExceeded, fmt.Sprintf("the run deadline passed at %s: %s", ref.describe(), step.Message)
+		how := "was running; its Job was stopped"
+		if step.StartTime == nil {
+			how = "had not started"
+		}
+		return v1alpha1.ReasonDeadlineExceeded, fmt.Sprintf("the run deadline (spec.runDeadlineSeconds) passed: the run stopped at %s, which %s", ref.describe(), how)
 	case ref.finally:
 		return v1alpha1.ReasonFinallyFailed, fmt.Sprintf("%s failed: Job %s failed: %s", ref.describe(), step.JobName, step.Reason)
 	}

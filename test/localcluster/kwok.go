@@ -36,6 +36,10 @@ const (
 	// AnnotationExitCode is the containers' exit code. Default 0; non-zero
 	// makes the pod Failed with that exit code.
 	AnnotationExitCode = "sim.batch.example.com/exit-code"
+	// AnnotationResult is the termination message the containers write:
+	// the step's result. A failing container writes "simulated exit code
+	// <n> (sim.batch.example.com/exit-code)" unless this is set.
+	AnnotationResult = "sim.batch.example.com/result"
 )
 
 // NodeName is the one fake node kwok runs pods on.
