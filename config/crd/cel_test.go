@@ -67,6 +67,15 @@ func initContainers(n int) string {
 	return strings.Join(items, ", ")
 }
 
+// finallySteps is n finally steps, z0..z<n-1>.
+func finallySteps(n int) string {
+	items := make([]string, n)
+	for i := range items {
+		items[i] = fmt.Sprintf("{name: z%d, image: busybox}", i)
+	}
+	return strings.Join(items, ", ")
+}
+
 // TestCRDValidationRules runs every schema and CEL rule of the generated CRD
 // through apiextensions-apiserver's structural schema and CEL validator: an
 // accept case and a reject case each, with the message a user would read.
@@ -211,6 +220,92 @@ func TestCRDValidationRules(t *testing.T) {
 			reason:  "The template's initContainers are bounded, which keeps the Immutable rule within the CEL cost budget.",
 			spec:    oneStep + "  template: {spec: {initContainers: [" + initContainers(v1alpha1.MaxInitContainers+1) + "]}}\n",
 			wantErr: fmt.Sprintf("spec.template.spec.initContainers: Too many: %d: must have at most %d items", v1alpha1.MaxInitContainers+1, v1alpha1.MaxInitContainers),
+		},
+		"step settings, finally, run controls: all accepted": {
+			reason: "Every step-control field at once, as a user writes it.",
+			spec: "  containers: [{name: build, image: busybox}, {name: lint, image: busybox}]\n" +
+				"  finally: [{name: notify, image: busybox}]\n" +
+				"  podFailurePolicy: {rules: [{action: Ignore, onPodConditions: [{type: DisruptionTarget, status: 'True'}]}]}\n" +
+				"  stepSettings:\n" +
+				"  - {name: build, backoffLimit: 0, activeDeadlineSeconds: 600, podFailurePolicy: {rules: [{action: FailJob, onExitCodes: {operator: In, values: [42]}}]}}\n" +
+				"  - {name: lint, onFailure: Continue}\n" +
+				"  - {name: notify, backoffLimit: 2}\n" +
+				"  suspend: false\n  runDeadlineSeconds: 3600\n  retryToken: '2026-11-26'\n  ttlSecondsAfterFinished: 86400\n",
+		},
+		"step settings for an unknown step": {
+			reason:  "A setting must name a step of containers or finally: a typo would otherwise be silently ignored.",
+			spec:    oneStep + "  stepSettings: [{name: bulid, backoffLimit: 1}]\n",
+			wantErr: `spec.stepSettings[].name must name a step of spec.containers or spec.finally, and "bulid" names none`,
+		},
+		"step settings: onFailure not Stop or Continue": {
+			reason:  "onFailure is an enum.",
+			spec:    oneStep + "  stepSettings: [{name: a, onFailure: Ignore}]\n",
+			wantErr: `spec.stepSettings[0].onFailure: Unsupported value: "Ignore": supported values: "Stop", "Continue"`,
+		},
+		"step settings: negative backoffLimit": {
+			reason:  "A step's backoffLimit follows the Job's bounds.",
+			spec:    oneStep + "  stepSettings: [{name: a, backoffLimit: -1}]\n",
+			wantErr: "spec.stepSettings[0].backoffLimit in body should be greater than or equal to 0",
+		},
+		"step settings: zero activeDeadlineSeconds": {
+			reason:  "A step's activeDeadlineSeconds follows the Job's bounds.",
+			spec:    oneStep + "  stepSettings: [{name: a, activeDeadlineSeconds: 0}]\n",
+			wantErr: "spec.stepSettings[0].activeDeadlineSeconds in body should be greater than or equal to 1",
+		},
+		"step settings: one step twice": {
+			reason:  "Settings are keyed by step name.",
+			spec:    oneStep + "  stepSettings: [{name: a, backoffLimit: 1}, {name: a, backoffLimit: 2}]\n",
+			wantErr: `spec.stepSettings[1]: Duplicate value: {"name":"a"}`,
+		},
+		"podFailurePolicy with restartPolicy OnFailure": {
+			reason:  "A Job with a podFailurePolicy needs restartPolicy Never; admission says so instead of the Job's creation.",
+			spec:    oneStep + "  template: {spec: {restartPolicy: OnFailure}}\n  stepSettings: [{name: a, podFailurePolicy: {rules: [{action: FailJob, onExitCodes: {operator: In, values: [42]}}]}}]\n",
+			wantErr: "a podFailurePolicy needs spec.template.spec.restartPolicy Never (or unset), as a Job requires",
+		},
+		"podFailurePolicy with more than 20 rules": {
+			reason:  "The Job API's own bound, which also keeps the Immutable rule within the CEL cost budget.",
+			spec:    oneStep + "  podFailurePolicy: {rules: [" + strings.TrimSuffix(strings.Repeat("{action: Ignore, onExitCodes: {operator: In, values: [1]}}, ", 21), ", ") + "]}\n",
+			wantErr: "spec.podFailurePolicy.rules: Too many: 21: must have at most 20 items",
+		},
+		"finally step named like a step": {
+			reason:  "A step's name is its identity across both lists.",
+			spec:    oneStep + "  finally: [{name: a, image: busybox}]\n",
+			wantErr: `spec.finally[].name must differ from every spec.containers[].name: a step's name is its identity, and "a" is in both`,
+		},
+		"finally step without an image": {
+			reason:  "Every step needs an image, finally ones too.",
+			spec:    oneStep + "  finally: [{name: z}]\n",
+			wantErr: `spec.finally[0].image: Required value: spec.finally[].image is required: every step needs an image, and finally step "z" has none`,
+		},
+		"finally step mounts a volume the template lacks": {
+			reason:  "As for the steps, a mount must name a template volume.",
+			spec:    oneStep + "  finally: [{name: z, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]\n",
+			wantErr: "spec.finally[].volumeMounts[].name must name a volume of spec.template.spec.volumes",
+		},
+		"too many finally steps": {
+			reason:  "spec.finally is bounded (MaxFinallySteps).",
+			spec:    oneStep + "  finally: [" + strings.TrimSuffix(finallySteps(v1alpha1.MaxFinallySteps+1), ", ") + "]\n",
+			wantErr: fmt.Sprintf("spec.finally: Too many: %d: must have at most %d items", v1alpha1.MaxFinallySteps+1, v1alpha1.MaxFinallySteps),
+		},
+		"zero runDeadlineSeconds": {
+			reason:  "A run deadline is at least a second.",
+			spec:    oneStep + "  runDeadlineSeconds: 0\n",
+			wantErr: "spec.runDeadlineSeconds in body should be greater than or equal to 1",
+		},
+		"negative ttlSecondsAfterFinished": {
+			reason:  "As a Job's: 0 deletes at once, less is meaningless.",
+			spec:    oneStep + "  ttlSecondsAfterFinished: -1\n",
+			wantErr: "spec.ttlSecondsAfterFinished in body should be greater than or equal to 0",
+		},
+		"retryToken over 63 characters": {
+			reason:  "The token is bounded (MaxRetryTokenLength).",
+			spec:    oneStep + "  retryToken: " + strings.Repeat("r", v1alpha1.MaxRetryTokenLength+1) + "\n",
+			wantErr: "spec.retryToken: Too long: may not be more than 63 bytes",
+		},
+		"suspend not a boolean": {
+			reason:  "suspend is a boolean.",
+			spec:    oneStep + "  suspend: maybe\n",
+			wantErr: `spec.suspend: Invalid value: "string": spec.suspend in body must be of type boolean`,
 		},
 		"negative backoffLimit": {
 			reason:  "backoffLimit follows the Job's bounds.",
@@ -373,6 +468,52 @@ func TestCRDUpdateRules(t *testing.T) {
 			newSpec:   continues,
 			wantErr:   immutableMessage,
 		},
+		"Immutable, started: suspend": {
+			reason:    "spec.suspend is a run control: an Immutable run can be suspended and resumed.",
+			oldSpec:   immutable,
+			oldStatus: firstStepRuns,
+			newSpec:   immutable + "  suspend: true\n",
+		},
+		"Immutable, started: retry": {
+			reason:    "spec.retryToken is a run control: an Immutable run can be retried, with the spec it ran.",
+			oldSpec:   immutable,
+			oldStatus: firstStepRuns,
+			newSpec:   immutable + "  retryToken: again\n",
+		},
+		"Immutable, started: ttlSecondsAfterFinished": {
+			reason:    "How long a finished run is kept changes nothing it runs.",
+			oldSpec:   immutable,
+			oldStatus: firstStepRuns,
+			newSpec:   immutable + "  ttlSecondsAfterFinished: 60\n",
+		},
+		"Immutable, started: finally step added": {
+			reason:    "The finally steps are part of what the run runs.",
+			oldSpec:   immutable,
+			oldStatus: firstStepRuns,
+			newSpec:   immutable + "  finally: [{name: z, image: busybox}]\n",
+			wantErr:   immutableMessage,
+		},
+		"Immutable, started: step settings changed": {
+			reason:    "A step's settings are part of what the run runs.",
+			oldSpec:   immutable + "  stepSettings: [{name: b, backoffLimit: 1}]\n",
+			oldStatus: firstStepRuns,
+			newSpec:   immutable + "  stepSettings: [{name: b, backoffLimit: 2}]\n",
+			wantErr:   immutableMessage,
+		},
+		"Immutable, started: run deadline changed": {
+			reason:    "The run deadline is part of the spec the run was started with.",
+			oldSpec:   immutable,
+			oldStatus: firstStepRuns,
+			newSpec:   immutable + "  runDeadlineSeconds: 60\n",
+			wantErr:   immutableMessage,
+		},
+		"Immutable, started: finally steps reordered": {
+			reason:    "Finally steps run in list order, which CEL's list-map equality ignores: the rule compares their names in order.",
+			oldSpec:   immutable + "  finally: [{name: notify, image: busybox}, {name: cleanup, image: busybox}]\n",
+			oldStatus: firstStepRuns,
+			newSpec:   immutable + "  finally: [{name: cleanup, image: busybox}, {name: notify, image: busybox}]\n",
+			wantErr:   immutableMessage,
+		},
 		"Continue to Immutable, started": {
 			reason:    "The old strategy, Continue, allows the change; later edits are then rejected.",
 			oldSpec:   continues,
@@ -491,6 +632,15 @@ func TestCRDBoundsMatchConstants(t *testing.T) {
 	assert.EqualValues(t, v1alpha1.MaxVolumeMounts, maxItems("spec", "containers", "[]", "volumeMounts"))
 	assert.EqualValues(t, v1alpha1.MaxVolumeNameLength, maxLength("spec", "containers", "[]", "volumeMounts", "[]", "name"))
 	assert.EqualValues(t, v1alpha1.MaxInitContainers, maxItems("spec", "template", "spec", "initContainers"))
+	assert.EqualValues(t, v1alpha1.MaxFinallySteps, maxItems("spec", "finally"))
+	assert.EqualValues(t, v1alpha1.MaxStepNameLength, maxLength("spec", "finally", "[]", "name"))
+	assert.EqualValues(t, v1alpha1.MaxVolumeMounts, maxItems("spec", "finally", "[]", "volumeMounts"))
+	assert.EqualValues(t, v1alpha1.MaxStepSettings, maxItems("spec", "stepSettings"))
+	assert.EqualValues(t, v1alpha1.MaxStepNameLength, maxLength("spec", "stepSettings", "[]", "name"))
+	assert.EqualValues(t, v1alpha1.MaxRetryTokenLength, maxLength("spec", "retryToken"))
+	assert.EqualValues(t, v1alpha1.MaxRecordedFinallySteps, maxItems("status", "finally"))
+	assert.EqualValues(t, v1alpha1.MaxPreviousAttempts, maxItems("status", "steps", "[]", "previousAttempts"))
+	assert.EqualValues(t, v1alpha1.MaxResultLength, maxLength("status", "steps", "[]", "result"))
 	var rules []string
 	for _, r := range root.XValidations {
 		rules = append(rules, r.Rule)

@@ -2,7 +2,9 @@ package crd
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"sort"
 
 	apiextensionsinternal "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
@@ -18,6 +20,7 @@ import (
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"k8s.io/apiserver/pkg/cel/common"
@@ -95,6 +98,9 @@ func (s *Schema) AdmitUpdate(obj, old map[string]any) []string {
 // prepare prunes, coerces metadata and defaults obj, and reports unknown
 // fields and malformed metadata.
 func (s *Schema) prepare(obj map[string]any) []string {
+	if err := asDecodedByAPIServer(obj); err != nil {
+		return []string{err.Error()}
+	}
 	var problems []string
 	unknown := structuralpruning.PruneWithOptions(obj, s.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
 	metaErr, metaUnknown := schemaobjectmeta.CoerceWithOptions(nil, obj, s.structural, true, schemaobjectmeta.CoerceOptions{ReturnUnknownFieldPaths: true})
@@ -108,6 +114,24 @@ func (s *Schema) prepare(obj map[string]any) []string {
 		return problems
 	}
 	structuraldefaulting.Default(obj, s.structural)
+	return nil
+}
+
+// asDecodedByAPIServer turns obj's whole-number floats into int64, in place,
+// as the apiserver's JSON decoding does: CEL then types them int, as it does
+// online. sigs.k8s.io/yaml and encoding/json decode every number as float64,
+// which CEL rules comparing integer fields would reject.
+func asDecodedByAPIServer(obj map[string]any) error {
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	var decoded map[string]any
+	if err := utiljson.Unmarshal(data, &decoded); err != nil {
+		return err
+	}
+	clear(obj)
+	maps.Copy(obj, decoded)
 	return nil
 }
 
