@@ -13,7 +13,7 @@
 --                a step's name belongs to another controller; or Failed=True
 --                while the controller is not retrying (Reconciling absent)
 --
--- Suspended is not reported: the API has no spec.suspend.
+--   Suspended    spec.suspend holds a run that has not finished (Suspended=True)
 
 local function condition(status, type)
   if status == nil or status.conditions == nil then
@@ -61,6 +61,15 @@ local stalled = condition(status, "Stalled")
 if isTrue(stalled) then
   hs.status = "Degraded"
   hs.message = message(stalled, "The run cannot make progress")
+  return hs
+end
+
+-- Suspended: spec.suspend holds the run; Argo CD shows it paused, as it
+-- does a suspended Job or CronJob.
+local suspended = condition(status, "Suspended")
+if isTrue(suspended) then
+  hs.status = "Suspended"
+  hs.message = message(suspended, "The run is suspended")
   return hs
 end
 

@@ -68,6 +68,30 @@ var healthWants = map[string]healthWant{
 	"complete-job-deleted":          {status.InProgressStatus, "Progressing", "condition:Reconciling"},
 	"running-job-being-deleted":     {status.FailedStatus, "Degraded", "Job 0 failed: JobDeleted"},
 	"finalizer-released":            {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	// Step controls. A suspended run is Suspended in Argo CD and not Current
+	// for kstatus (Reconciling=True), so a Flux wait does not pass it.
+	"step-settings-step-starting":     {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"allowed-failure-goes-on":         {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"succeeded-with-allowed-failures": {status.CurrentStatus, "Healthy", "condition:Available"},
+	"suspended-mid-step":              {status.InProgressStatus, "Suspended", "condition:Suspended"},
+	"suspended-between-steps":         {status.InProgressStatus, "Suspended", "condition:Suspended"},
+	"resumed":                         {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"run-deadline-passed":             {status.FailedStatus, "Degraded", "condition:Stalled"},
+	"run-deadline-ahead":              {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"run-deadline-after-suspension":   {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"finally-after-failure":           {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"finally-done-after-failure":      {status.FailedStatus, "Degraded", "Job 1 failed: BackoffLimitExceeded"},
+	"finally-after-success":           {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"finally-failed":                  {status.FailedStatus, "Degraded", "condition:Stalled"},
+	"retrying":                        {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"failed-token-seen":               {status.FailedStatus, "Degraded", "Job 0 failed: BackoffLimitExceeded"},
+	"retry-ignored-after-success":     {status.CurrentStatus, "Healthy", "condition:Available"},
+	"result-passed-on":                {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"result-truncated":                {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"failed-exit-code":                {status.FailedStatus, "Degraded", "Job 0 failed: BackoffLimitExceeded"},
+	"failed-oom-killed":               {status.FailedStatus, "Degraded", "Job 0 failed: BackoffLimitExceeded"},
+	"ttl-expired":                     {status.CurrentStatus, "Healthy", "condition:Available"},
+	"ttl-ahead":                       {status.CurrentStatus, "Healthy", "condition:Available"},
 	// kstatus cannot tell a never-reconciled custom resource from a finished
 	// one: with no status.observedGeneration and no conditions it says
 	// Current. TestKstatusOnTheAPIServer checks that on the real apiserver.
