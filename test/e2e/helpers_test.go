@@ -189,6 +189,8 @@ type jobRecorder struct {
 	created    []createdJob
 	deleted    []string
 	violations []string
+	// overlaps are the violations of one-at-a-time alone.
+	overlaps []string
 	stop       context.CancelFunc
 	done       chan struct{}
 }
@@ -264,7 +266,13 @@ func (r *jobRecorder) observe(typ watch.EventType, job *batchv1.Job) {
 	}
 	r.created = append(r.created, createdJob{name: job.Name, uid: job.UID,
 		step: job.Labels[v1alpha1.LabelStepName], owner: job.Labels[v1alpha1.LabelSequentialJob]})
-	// A new step Job: every earlier step's Job must already be Complete.
+	// A new step Job: every other Job of its SequentialJob must have ended.
+	for _, other := range r.jobs {
+		if other.UID != job.UID && other.Labels[v1alpha1.LabelSequentialJob] == job.Labels[v1alpha1.LabelSequentialJob] && !jobFinished(other) {
+			r.overlaps = append(r.overlaps, fmt.Sprintf("Job %s was created while Job %s had not ended", job.Name, other.Name))
+		}
+	}
+	// And every earlier step's Job must be Complete.
 	index, err := strconv.Atoi(job.Labels[v1alpha1.LabelStepIndex])
 	if err != nil {
 		r.violations = append(r.violations, fmt.Sprintf("Job %s has no valid %s label", job.Name, v1alpha1.LabelStepIndex))
@@ -292,8 +300,21 @@ func (r *jobRecorder) checkActive(changed *batchv1.Job) {
 	}
 	if len(active) > 1 {
 		sort.Strings(active)
-		r.violations = append(r.violations, fmt.Sprintf("Jobs %s were active at the same time", strings.Join(active, ", ")))
+		msg := fmt.Sprintf("Jobs %s were active at the same time", strings.Join(active, ", "))
+		r.violations = append(r.violations, msg)
+		r.overlaps = append(r.overlaps, msg)
 	}
+}
+
+// requireOneAtATime fails the test when two Jobs of one SequentialJob were
+// ever unfinished at once, or one was created before the other ended. It is
+// requireSequential for runs whose steps may fail and go on (onFailure:
+// Continue, finally steps, retries).
+func (r *jobRecorder) requireOneAtATime(t *testing.T) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	require.Empty(t, r.overlaps, "the step Jobs did not run one at a time")
 }
 
 // requireSequential fails the test on any violation the recorder saw.
