@@ -24,7 +24,7 @@ func events(sj *v1alpha1.SequentialJob, plan stepPlan, status v1alpha1.Sequentia
 		out = append(out, transitionEvents(t, status)...)
 	}
 	if plan.conflict != nil && !hasReason(sj.Status, v1alpha1.ConditionStalled, v1alpha1.ReasonJobNameConflict) {
-		out = append(out, Event{Type: corev1.EventTypeWarning, Reason: v1alpha1.ReasonJobNameConflict, Message: meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionStalled).Message})
+		out = append(out, Event{Type: corev1.EventTypeWarning, Reason: v1alpha1.ReasonJobNameConflict, Message: conditionMessage(status, v1alpha1.ConditionStalled)})
 	}
 	if plan.problem != nil {
 		// Every failed attempt is reported: the recorder folds repeats into
@@ -123,11 +123,9 @@ func transitionEvents(t Transition, status v1alpha1.SequentialJobStatus) []Event
 func runEvents(t Transition, status v1alpha1.SequentialJobStatus) []Event {
 	switch {
 	case t.To == v1alpha1.PhaseSucceeded:
-		available := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionAvailable)
-		return []Event{{Type: corev1.EventTypeNormal, Reason: v1alpha1.ReasonCompleted, Message: available.Message}}
+		return []Event{{Type: corev1.EventTypeNormal, Reason: v1alpha1.ReasonCompleted, Message: conditionMessage(status, v1alpha1.ConditionAvailable)}}
 	case t.To == v1alpha1.PhaseSuspended:
-		suspended := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionSuspended)
-		return []Event{{Type: corev1.EventTypeNormal, Reason: v1alpha1.ReasonSuspended, Message: suspended.Message}}
+		return []Event{{Type: corev1.EventTypeNormal, Reason: v1alpha1.ReasonSuspended, Message: conditionMessage(status, v1alpha1.ConditionSuspended)}}
 	case t.From == v1alpha1.PhaseSuspended && !terminal(t.To):
 		return []Event{{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventResumed,
 			Message: "spec.suspend was cleared: the run resumes; a step that was running starts its pods again"}}
@@ -138,4 +136,13 @@ func runEvents(t Transition, status v1alpha1.SequentialJobStatus) []Event {
 func hasReason(status v1alpha1.SequentialJobStatus, conditionType, reason string) bool {
 	c := meta.FindStatusCondition(status.Conditions, conditionType)
 	return c != nil && c.Reason == reason
+}
+
+// conditionMessage is the message of a condition of status, or "" when it
+// is absent.
+func conditionMessage(status v1alpha1.SequentialJobStatus, conditionType string) string {
+	if c := meta.FindStatusCondition(status.Conditions, conditionType); c != nil {
+		return c.Message
+	}
+	return ""
 }

@@ -191,8 +191,8 @@ type jobRecorder struct {
 	violations []string
 	// overlaps are the violations of one-at-a-time alone.
 	overlaps []string
-	stop       context.CancelFunc
-	done       chan struct{}
+	stop     context.CancelFunc
+	done     chan struct{}
 }
 
 type createdJob struct {

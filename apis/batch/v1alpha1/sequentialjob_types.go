@@ -206,8 +206,8 @@ type UpdateStrategy struct {
 type Phase string
 
 const (
-	PhasePending   Phase = "Pending"
-	PhaseRunning   Phase = "Running"
+	PhasePending Phase = "Pending"
+	PhaseRunning Phase = "Running"
 	// PhaseSuspended is a run whose spec.suspend is true: no step runs.
 	PhaseSuspended Phase = "Suspended"
 	PhaseSucceeded Phase = "Succeeded"
