@@ -224,6 +224,7 @@ var presentOnlyWhileTrue = map[string]bool{
 	v1alpha1.ConditionStalled:              true,
 	v1alpha1.ConditionResourcesUnavailable: true,
 	v1alpha1.ConditionSuspended:            true,
+	v1alpha1.ConditionComplete:             true,
 }
 
 // setConditions writes the row with meta.SetStatusCondition, which keeps
@@ -244,6 +245,8 @@ func setConditions(status *v1alpha1.SequentialJobStatus, o outcome, generation i
 		cond(v1alpha1.ConditionStalled, o.stalled, o.reason, o.message),
 		cond(v1alpha1.ConditionResourcesUnavailable, o.unavailable != nil, "", ""),
 		cond(v1alpha1.ConditionSuspended, o.suspended, o.reason, o.message),
+		// Complete is Available for Job users: the run succeeded.
+		cond(v1alpha1.ConditionComplete, o.available, o.reason, o.message),
 	}
 	if o.unavailable != nil {
 		conditions[5].Reason, conditions[5].Message = o.unavailable.Reason, o.unavailable.Message

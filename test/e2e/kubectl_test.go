@@ -37,9 +37,9 @@ func TestKubectlTellsTheStory(t *testing.T) {
 	// kubectl get -o wide adds the failure reason.
 	wide := strings.Split(strings.TrimSpace(kubectl(t, "get", "sqj", name, "-n", ns, "-o", "wide")), "\n")
 	require.Len(t, wide, 2)
-	assert.Equal(t, []string{"NAME", "PROGRESS", "PHASE", "CURRENT", "AGE", "REASON"}, strings.Fields(wide[0]))
+	assert.Equal(t, []string{"NAME", "PROGRESS", "PHASE", "CURRENT", "ATTEMPT", "AGE", "REASON"}, strings.Fields(wide[0]))
 	row := strings.Fields(wide[1])
-	assert.Equal(t, []string{name, "1/3", "Failed", "load"}, row[:4])
+	assert.Equal(t, []string{name, "1/3", "Failed", "load", "1"}, row[:5])
 	assert.Equal(t, "BackoffLimitExceeded", row[len(row)-1])
 
 	// kubectl events --for tells each transition, in order.
@@ -65,4 +65,22 @@ func TestKubectlTellsTheStory(t *testing.T) {
 	cleanup := kubectl(t, "events", "-n", ns, "--for", "sequentialjob/"+name)
 	assert.Contains(t, cleanup, "Cleanup")
 	assert.Contains(t, cleanup, "deleting 2 Job(s) and their pods")
+}
+
+// TestKubectlWait: the habit of every Job user works on a SequentialJob.
+// kubectl wait --for=condition=Complete returns once the run succeeded, and
+// --for=condition=Failed once a run failed.
+func TestKubectlWait(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	createSJ(t, fixtures.MakeSequentialJob(ns, "succeeds").Steps("a", "b").Duration("200ms").Obj())
+	createSJ(t, fixtures.MakeSequentialJob(ns, "fails").Steps("a", "b").Duration("200ms").BackoffLimit(0).ExitCode("b", 1).Obj())
+
+	out := kubectl(t, "wait", "-n", ns, "--for=condition=Complete", "--timeout=60s", "sqj/succeeds")
+	assert.Contains(t, out, "sequentialjob.batch.example.com/succeeds condition met")
+	assert.Equal(t, v1alpha1.PhaseSucceeded, getSJ(t, ns, "succeeds").Status.Phase)
+
+	out = kubectl(t, "wait", "-n", ns, "--for=condition=Failed", "--timeout=60s", "sqj/fails")
+	assert.Contains(t, out, "sequentialjob.batch.example.com/fails condition met")
+	assert.Equal(t, v1alpha1.PhaseFailed, getSJ(t, ns, "fails").Status.Phase)
 }

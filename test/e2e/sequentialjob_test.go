@@ -95,8 +95,8 @@ func TestSeedExample(t *testing.T) {
 	table := kubectl(t, "get", "sqj", "-n", ns)
 	lines := strings.Split(strings.TrimSpace(table), "\n")
 	require.Len(t, lines, 2, table)
-	require.Equal(t, []string{"NAME", "PROGRESS", "PHASE", "CURRENT", "AGE"}, strings.Fields(lines[0]), table)
-	require.Equal(t, []string{name, "1/1", "Succeeded", "step1"}, strings.Fields(lines[1])[:4], table)
+	require.Equal(t, []string{"NAME", "PROGRESS", "PHASE", "CURRENT", "ATTEMPT", "AGE"}, strings.Fields(lines[0]), table)
+	require.Equal(t, []string{name, "1/1", "Succeeded", "step1", "1"}, strings.Fields(lines[1])[:5], table)
 }
 
 // TestFailedStepGivesSeedStatus: step 1 of 3 exits 1 with backoffLimit 0.

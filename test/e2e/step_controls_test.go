@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,6 +94,8 @@ func TestSuspendMidStepThenResume(t *testing.T) {
 		pods, err := podsOf(ctx, ns, name+"-0")
 		return ptr.Deref(job.Spec.Suspend, false) && activePods(pods) == 0, err
 	})
+	row := strings.Fields(strings.Split(strings.TrimSpace(kubectl(t, "get", "sqj", name, "-n", ns)), "\n")[1])
+	require.Equal(t, []string{name, "0/2", "Suspended", "long", "1"}, row[:5], "kubectl get shows the run suspended")
 	// The step would have ended by now had it not been suspended.
 	time.Sleep(9 * time.Second)
 	require.Equal(t, []string{name + "-0"}, jobs.createdNames(), "nothing starts while suspended")
@@ -199,6 +202,13 @@ func TestRetryFromFailedStep(t *testing.T) {
 	require.Len(t, build.PreviousAttempts, 1)
 	require.Equal(t, name+"-1", build.PreviousAttempts[0].JobName)
 	require.Equal(t, v1alpha1.PhaseFailed, build.PreviousAttempts[0].Phase)
+
+	row := strings.Fields(strings.Split(strings.TrimSpace(kubectl(t, "get", "sqj", name, "-n", ns)), "\n")[1])
+	require.Equal(t, []string{name, "3/3", "Succeeded", "ship", "2"}, row[:5], "kubectl get shows the second attempt")
+	describe := kubectl(t, "describe", "sqj", name, "-n", ns)
+	for _, want := range []string{"Retry Token:  fixed-build", "Previous Attempts:", name + "-1-r2", "exited with code 1 (Error)", "attempt 2 of the run starts again"} {
+		require.Contains(t, describe, want)
+	}
 
 	// The same token again changes nothing.
 	editSJ(t, ns, name, func(sj *v1alpha1.SequentialJob) { sj.Spec.Template.Annotations["touched"] = "yes" })

@@ -134,6 +134,10 @@ const (
 	ConditionReconciling          = "Reconciling"
 	ConditionStalled              = "Stalled"
 	ConditionResourcesUnavailable = "ResourcesUnavailable"
+	// ConditionComplete is present, True, once the run succeeded, as on a
+	// batch/v1 Job: `kubectl wait --for=condition=Complete` works as it
+	// does for Jobs (and --for=condition=Failed with the seed's Failed).
+	ConditionComplete = "Complete"
 	// ConditionSuspended is present, True, while spec.suspend holds a run
 	// that has not finished.
 	ConditionSuspended = "Suspended"

@@ -226,8 +226,9 @@ type SequentialJobStatus struct {
 	// +optional
 	Phase Phase `json:"phase,omitempty"`
 
-	// Conditions are Available, Progressing and Failed, plus Reconciling and
-	// Stalled while they hold.
+	// Conditions are Available, Progressing and Failed (the seed's), plus
+	// Reconciling, Stalled (kstatus), ResourcesUnavailable, Suspended and
+	// Complete (as on a Job, for kubectl wait) while they hold.
 	//
 	// +optional
 	// +listType=map

@@ -17,8 +17,9 @@ type SequentialJobStatusApplyConfiguration struct {
 	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
 	// Phase is Pending, Running, Succeeded or Failed.
 	Phase *batchv1alpha1.Phase `json:"phase,omitempty"`
-	// Conditions are Available, Progressing and Failed, plus Reconciling and
-	// Stalled while they hold.
+	// Conditions are Available, Progressing and Failed (the seed's), plus
+	// Reconciling, Stalled (kstatus), ResourcesUnavailable, Suspended and
+	// Complete (as on a Job, for kubectl wait) while they hold.
 	Conditions []v1.ConditionApplyConfiguration `json:"conditions,omitempty"`
 	// State counts the steps by outcome.
 	State *ExecutionStateApplyConfiguration `json:"state,omitempty"`
