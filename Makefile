@@ -54,6 +54,17 @@ verify: generate manifests ## Fail when generated files are stale or code is unf
 build: ## Build the controller and the CLI into bin/.
 	go build -o $(BIN)/sequentialjob-controller ./cmd/sequentialjob-controller
 	go build -o $(BIN)/sequentialjob ./cmd/sequentialjob
+	cp $(BIN)/sequentialjob $(BIN)/kubectl-sequentialjob
+
+# Where install-plugin puts kubectl-sequentialjob: a directory on PATH,
+# where kubectl finds plugins.
+PLUGIN_DIR ?= $(shell go env GOPATH)/bin
+
+.PHONY: install-plugin
+install-plugin: build ## Install the CLI as the kubectl plugin `kubectl sequentialjob` into PLUGIN_DIR (default: $(go env GOPATH)/bin).
+	mkdir -p $(PLUGIN_DIR)
+	install -m 0755 $(BIN)/kubectl-sequentialjob $(PLUGIN_DIR)/kubectl-sequentialjob
+	@echo "installed $(PLUGIN_DIR)/kubectl-sequentialjob; with $(PLUGIN_DIR) on PATH, run: kubectl sequentialjob --help"
 
 ##@ Test
 
