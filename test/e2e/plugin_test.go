@@ -109,7 +109,9 @@ func TestPluginSuspendResumeRetry(t *testing.T) {
 	// Step 0 ends once resumed, and step 1 fails the run.
 	waitForSJ(t, ns, name, "to fail", func(sj *v1alpha1.SequentialJob) bool { return sj.Status.Phase == v1alpha1.PhaseFailed })
 
-	editSJ(t, ns, name, func(sj *v1alpha1.SequentialJob) { delete(sj.Spec.Template.Annotations, "sim.batch.example.com/exit-code.fails") })
+	editSJ(t, ns, name, func(sj *v1alpha1.SequentialJob) {
+		delete(sj.Spec.Template.Annotations, "sim.batch.example.com/exit-code.fails")
+	})
 	assert.Equal(t, "sequentialjob.batch.example.com/"+name+" retried (retryToken fix-1)\n", mustPlugin(t, "retry", name, "-n", ns, "--retry-token", "fix-1"))
 	sj = waitForSJ(t, ns, name, "to succeed", func(sj *v1alpha1.SequentialJob) bool { return sj.Status.Phase == v1alpha1.PhaseSucceeded })
 	require.Equal(t, "fix-1", sj.Spec.RetryToken)
