@@ -59,6 +59,10 @@ func specChanged(sj *v1alpha1.SequentialJob, plan stepPlan, status v1alpha1.Sequ
 		return Event{Type: corev1.EventTypeWarning, Reason: v1alpha1.EventSpecChanged, Message: fmt.Sprintf(
 			"spec changed (generation %d -> %d) after the run ended %s: a finished run is final, so the edit starts nothing",
 			old.ObservedGeneration, sj.Generation, old.Phase)}, true
+	case old.Progress.InFinally:
+		return Event{Type: corev1.EventTypeWarning, Reason: v1alpha1.EventSpecChanged, Message: fmt.Sprintf(
+			"spec changed (generation %d -> %d) while the finally steps run: the steps have ended, so the edit starts no step; finally steps that have not started follow the new spec",
+			old.ObservedGeneration, sj.Generation)}, true
 	case old.State.Active > 0:
 		return Event{Type: corev1.EventTypeWarning, Reason: v1alpha1.EventSpecChanged, Message: fmt.Sprintf(
 			"spec changed (generation %d -> %d) while step %d (%s) is running: it finishes with the spec it started with; the steps that have not started follow the new spec",

@@ -49,9 +49,29 @@ func newRecord(sj *v1alpha1.SequentialJob, jobs observedJobs, now metav1.Time) r
 	// does not run again as a finally step.
 	ran := map[string]bool{}
 	rec := runRecord{retried: retried}
-	rec.steps = newSection(sj, false, steps, jobs, sj.Spec.Containers, ran, now)
+	if finallyStarted(finally, jobs) {
+		// The steps ended and the finally steps run: the steps are closed,
+		// as in a finished run, and an edit adds none.
+		rec.steps = frozen(sj, false, steps, jobs, now)
+		for _, step := range rec.steps.entries {
+			ran[step.Name] = true
+		}
+	} else {
+		rec.steps = newSection(sj, false, steps, jobs, sj.Spec.Containers, ran, now)
+	}
 	rec.finally = newSection(sj, true, finally, jobs, sj.Spec.Finally, ran, now)
 	return rec
+}
+
+// finallyStarted is true once a finally step has started: status says so,
+// or its Job exists although status does not record it yet (a crash).
+func finallyStarted(finally []v1alpha1.StepStatus, jobs observedJobs) bool {
+	for i, step := range finally {
+		if step.Phase != v1alpha1.PhasePending || jobOf(jobs, true, i, step) != nil {
+			return true
+		}
+	}
+	return len(finally) == 0 && len(jobs.finally) > 0
 }
 
 // frozen is a finished run's list, as recorded; only a step still running
@@ -74,7 +94,10 @@ func newSection(sj *v1alpha1.SequentialJob, finally bool, old []v1alpha1.StepSta
 	ran map[string]bool, now metav1.Time) section {
 	started := 0
 	for i, step := range old {
-		if step.Phase != v1alpha1.PhasePending {
+		// An entry a retry re-opened for its next attempt keeps its place
+		// and its step: the retry re-runs that step, whatever the spec's
+		// order now says.
+		if step.Phase != v1alpha1.PhasePending || step.Attempt > 1 {
 			started = max(started, i+1)
 		}
 	}
@@ -101,12 +124,7 @@ func newSection(sj *v1alpha1.SequentialJob, finally bool, old []v1alpha1.StepSta
 		}
 		index := len(s.entries)
 		step := v1alpha1.StepStatus{Name: c.Name, Phase: v1alpha1.PhasePending}
-		// A retry's new attempt belongs to the entry, like its Job name:
-		// whichever step an edit puts there runs as that attempt.
-		if prev := oldEntry(old, index); prev.Phase == v1alpha1.PhasePending {
-			step.Attempt, step.PreviousAttempts = prev.Attempt, prev.PreviousAttempts
-		}
-		step.JobName = slot{finally: finally, index: index, attempt: attemptOf(step)}.jobName(sj.Name)
+		step.JobName = slot{finally: finally, index: index, attempt: 1}.jobName(sj.Name)
 		s.entries = append(s.entries, step)
 	}
 	return s
@@ -132,7 +150,10 @@ func followJob(sj *v1alpha1.SequentialJob, ref slot, old v1alpha1.StepStatus, ow
 	}
 	if owned == nil {
 		if old.Phase == v1alpha1.PhasePending && old.Name != "" {
-			return old // re-opened by a retry, waiting for its next attempt
+			// Re-opened by a retry, waiting for its next attempt, whose
+			// Job has a name of its own.
+			old.JobName = ref.jobName(sj.Name)
+			return old
 		}
 		if old.Phase != v1alpha1.PhaseRunning {
 			return v1alpha1.StepStatus{} // neither a record nor a Job: lost
