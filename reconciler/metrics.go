@@ -20,6 +20,7 @@ type Metrics struct {
 	stepsFailed    *prometheus.CounterVec
 	stepDuration   *prometheus.HistogramVec
 	handoff        prometheus.Histogram
+	queueWait      *prometheus.HistogramVec
 	runs           *prometheus.CounterVec
 
 	// terminalSeen remembers when a step was first seen terminal while the
@@ -47,13 +48,16 @@ func NewMetrics(reg prometheus.Registerer, lister client.Reader) *Metrics {
 		handoff: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "sequentialjob_handoff_latency_seconds", Help: "Time from the controller observing step i terminal to creating step i+1's Job.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}),
+		queueWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "sequentialjob_step_queue_wait_seconds", Help: "Time a queued step's Job waited, suspended, for admission by its queue (Kueue).",
+			Buckets: prometheus.ExponentialBuckets(0.1, 2, 16)}, []string{"namespace"}),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sequentialjob_runs_total", Help: "Runs that ended, by outcome (succeeded, failed)."}, []string{"namespace", "outcome"}),
 		terminalSeen: map[string]time.Time{},
 	}
-	reg.MustRegister(m.stepsStarted, m.stepsSucceeded, m.stepsFailed, m.stepDuration, m.handoff, m.runs,
+	reg.MustRegister(m.stepsStarted, m.stepsSucceeded, m.stepsFailed, m.stepDuration, m.handoff, m.queueWait, m.runs,
 		&runsInProgress{reader: lister, desc: prometheus.NewDesc("sequentialjob_runs_in_progress",
-			"SequentialJobs that have not finished (phase Pending or Running).", byNamespace, nil)})
+			"SequentialJobs that have not finished (phase Pending, Queued, Running or Suspended).", byNamespace, nil)})
 	return m
 }
 
@@ -85,6 +89,11 @@ func (m *Metrics) observe(sj *v1alpha1.SequentialJob, desired render.Desired, ob
 			if !t.Finally && t.Index > 0 && steps[t.Index-1].Phase == v1alpha1.PhaseSucceeded {
 				m.observeHandoff(string(sj.UID)+"/"+steps[t.Index-1].JobName, endedNow[t.Index-1], observedAt, now)
 			}
+		}
+		if t.From == v1alpha1.PhaseQueued && t.To != v1alpha1.PhaseQueued && step.StartTime != nil {
+			// Admitted now (or ended before it was seen admitted): the wait
+			// ran from the Job's creation.
+			m.queueWait.WithLabelValues(ns).Observe(now.Sub(step.StartTime.Time).Seconds())
 		}
 		switch t.To {
 		case v1alpha1.PhaseSucceeded:

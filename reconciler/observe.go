@@ -91,7 +91,8 @@ func (r *Reconciler) confirmMissingJobs(ctx context.Context, obs *render.Observe
 	status := obs.SequentialJob.Status
 	for _, entries := range [][]v1alpha1.StepStatus{status.Steps, status.Finally} {
 		for _, step := range entries {
-			if step.Phase != v1alpha1.PhaseRunning || listed(obs.Jobs, step.JobName) {
+			inProgress := step.Phase == v1alpha1.PhaseRunning || step.Phase == v1alpha1.PhaseQueued
+			if !inProgress || listed(obs.Jobs, step.JobName) {
 				continue
 			}
 			if err := r.lookUpJobName(ctx, obs, step.JobName); err != nil {

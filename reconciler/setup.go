@@ -72,7 +72,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers ...int) error {
 func stripJob(obj any) (any, error) {
 	if job, ok := obj.(*batchv1.Job); ok {
 		job.ManagedFields, job.Annotations = nil, nil
-		job.Spec = batchv1.JobSpec{Suspend: job.Spec.Suspend}
+		// suspend and managedBy tell a queued step (Kueue) and a step run
+		// on another cluster (MultiKueue) from a running one.
+		job.Spec = batchv1.JobSpec{Suspend: job.Spec.Suspend, ManagedBy: job.Spec.ManagedBy}
 	}
 	return obj, nil
 }

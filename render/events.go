@@ -103,6 +103,14 @@ func transitionEvents(t Transition, status v1alpha1.SequentialJobStatus) []Event
 		out = append(out, Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventStepStarted, Job: t.JobName,
 			Message: fmt.Sprintf("%s started: created Job %s", what, t.JobName)})
 	}
+	switch {
+	case t.To == v1alpha1.PhaseQueued && t.From != v1alpha1.PhaseQueued:
+		out = append(out, Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.ReasonQueued, Job: t.JobName,
+			Message: fmt.Sprintf("%s is queued: %s", what, t.Message)})
+	case t.To == v1alpha1.PhaseRunning && t.From == v1alpha1.PhaseQueued:
+		out = append(out, Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventStepAdmitted, Job: t.JobName,
+			Message: fmt.Sprintf("%s was admitted by its queue: Job %s runs", what, t.JobName)})
+	}
 	switch t.To {
 	case v1alpha1.PhaseSucceeded:
 		out = append(out, Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventStepSucceeded, Job: t.JobName,

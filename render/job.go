@@ -51,8 +51,18 @@ func desiredJob(sj *v1alpha1.SequentialJob, next nextStep, results []namedResult
 		spec.WithPodFailurePolicy(policy)
 	}
 
+	if queue := sj.Labels[v1alpha1.LabelQueueName]; queue != "" {
+		// Created suspended, the Job waits for its queue's admission even
+		// without Kueue's mutating webhook; Kueue unsuspends it once
+		// admitted. One step at a time holds quota.
+		spec.WithSuspend(true)
+	}
+	if sj.Spec.JobManagedBy != "" {
+		spec.WithManagedBy(sj.Spec.JobManagedBy)
+	}
+
 	return batchv1ac.Job(next.ref.jobName(sj.Name), sj.Namespace).
-		WithLabels(labels).
+		WithLabels(withQueueLabels(sj, labels)).
 		WithAnnotations(map[string]string{v1alpha1.AnnotationSpecGeneration: strconv.FormatInt(sj.Generation, 10)}).
 		WithOwnerReferences(controllerRef(sj)).
 		WithFinalizers(v1alpha1.FinalizerStepResult).
@@ -124,4 +134,16 @@ func mustRoundTrip(from, to any) {
 	if err != nil {
 		panic(fmt.Sprintf("render: converting %T to %T: %v", from, to, err))
 	}
+}
+
+// withQueueLabels adds the SequentialJob's Kueue labels (queue, priority)
+// to a step Job's labels: Kueue reads them on the Job.
+func withQueueLabels(sj *v1alpha1.SequentialJob, labels map[string]string) map[string]string {
+	out := maps.Clone(labels)
+	for _, key := range []string{v1alpha1.LabelQueueName, v1alpha1.LabelPriorityClass} {
+		if v := sj.Labels[key]; v != "" {
+			out[key] = v
+		}
+	}
+	return out
 }

@@ -38,9 +38,9 @@ type stepPlan struct {
 	ended bool
 	// controls are changes to running steps' Jobs: suspend, resume, stop.
 	controls []jobControl
-	// activeStart and suspendTime are the run's active-time clock (see
-	// SequentialJobStatus.ActiveStartTime).
-	activeStart, suspendTime *metav1.Time
+	// activeStart, suspendTime and queueTime are the run's active-time
+	// clock (see SequentialJobStatus.ActiveStartTime).
+	activeStart, suspendTime, queueTime *metav1.Time
 	// deadline is when spec.runDeadlineSeconds passes, while it can.
 	deadline *time.Time
 }
@@ -84,10 +84,11 @@ func decide(obs Observed, jobs observedJobs, rec runRecord, now metav1.Time) ste
 	rejectSteps(plan.steps, obs.Rejected, now)
 	rejectSteps(plan.finally, obs.Rejected, now)
 	plan.suspended = sj.Spec.Suspend != nil && *sj.Spec.Suspend
-	plan.activeStart, plan.suspendTime = activeClock(sj, rec, plan.suspended, now)
+	queued := phaseIndex(plan.steps, v1alpha1.PhaseQueued) >= 0
+	plan.activeStart, plan.suspendTime, plan.queueTime = activeClock(sj, rec, plan.suspended, queued, now)
 
 	failed := firstFailed(plan.steps, false)
-	if failed == nil && !plan.suspended {
+	if failed == nil && !plan.suspended && !queued {
 		failed = plan.checkDeadline(sj, jobs, now)
 	}
 	if failed == nil {
@@ -138,9 +139,14 @@ func (plan *stepPlan) checkStepLimit(now metav1.Time) *stepRef {
 	return nil
 }
 
+// runningIndex is the step in progress: running, or queued for admission.
 func runningIndex(entries []v1alpha1.StepStatus) int {
+	return max(phaseIndex(entries, v1alpha1.PhaseRunning), phaseIndex(entries, v1alpha1.PhaseQueued))
+}
+
+func phaseIndex(entries []v1alpha1.StepStatus, phase v1alpha1.Phase) int {
 	for i, step := range entries {
-		if step.Phase == v1alpha1.PhaseRunning {
+		if step.Phase == phase {
 			return i
 		}
 	}
@@ -162,7 +168,7 @@ func (plan *stepPlan) advance(obs Observed, jobs observedJobs, finally bool, now
 	entries := plan.list(finally)
 	for i := range entries {
 		switch entries[i].Phase {
-		case v1alpha1.PhaseRunning:
+		case v1alpha1.PhaseRunning, v1alpha1.PhaseQueued:
 			plan.current = plan.ref(finally, i)
 			plan.follow(jobs, finally, i)
 			return
@@ -186,6 +192,16 @@ func (plan *stepPlan) follow(jobs observedJobs, finally bool, index int) {
 		step.Reason, step.Message = v1alpha1.ReasonJobCreated, ""
 	}
 	if owned == nil {
+		return
+	}
+	if owned.job.Labels[v1alpha1.LabelQueueName] != "" {
+		// A queued Job's spec.suspend is Kueue's: it unsuspends the Job on
+		// admission, and would undo a suspension of an admitted Job. A
+		// suspended run holds its next steps; the running one is Kueue's
+		// to stop (docs/kueue.md).
+		if step.Phase == v1alpha1.PhaseQueued {
+			step.Reason = v1alpha1.ReasonQueued
+		}
 		return
 	}
 	jobSuspended := owned.job.Spec.Suspend != nil && *owned.job.Spec.Suspend
@@ -229,12 +245,13 @@ func (plan *stepPlan) checkDeadline(sj *v1alpha1.SequentialJob, jobs observedJob
 
 // activeClock is the run's active-time clock after this reconcile: it
 // starts with the first step, restarts with a retry, and stands still
-// while the run is suspended.
-func activeClock(sj *v1alpha1.SequentialJob, rec runRecord, suspended bool, now metav1.Time) (activeStart, suspendTime *metav1.Time) {
-	activeStart, suspendTime = sj.Status.ActiveStartTime, sj.Status.SuspendTime
+// while the run is suspended or its current step waits in its queue.
+func activeClock(sj *v1alpha1.SequentialJob, rec runRecord, suspended, queued bool, now metav1.Time) (activeStart, suspendTime, queueTime *metav1.Time) {
+	activeStart, suspendTime, queueTime = sj.Status.ActiveStartTime, sj.Status.SuspendTime, sj.Status.QueueTime
 	if rec.retried {
-		activeStart, suspendTime = &now, nil
+		activeStart, suspendTime, queueTime = &now, nil, nil
 	}
+	activeStart, queueTime = held(activeStart, queueTime, queued, now)
 	if activeStart == nil {
 		for _, step := range rec.steps.entries {
 			if step.StartTime != nil && (activeStart == nil || step.StartTime.Before(activeStart)) {
@@ -242,17 +259,24 @@ func activeClock(sj *v1alpha1.SequentialJob, rec runRecord, suspended bool, now 
 			}
 		}
 	}
+	activeStart, suspendTime = held(activeStart, suspendTime, suspended, now)
+	return activeStart, suspendTime, queueTime
+}
+
+// held stops the clock while holding is true: since is when the hold
+// began; when it ends, the start moves later by its length.
+func held(start, since *metav1.Time, holding bool, now metav1.Time) (*metav1.Time, *metav1.Time) {
 	switch {
-	case suspended && suspendTime == nil:
-		suspendTime = &now
-	case !suspended && suspendTime != nil:
-		if activeStart != nil {
-			moved := metav1.NewTime(activeStart.Add(now.Sub(suspendTime.Time)))
-			activeStart = &moved
+	case holding && since == nil:
+		return start, &now
+	case !holding && since != nil:
+		if start != nil {
+			moved := metav1.NewTime(start.Add(now.Sub(since.Time)))
+			start = &moved
 		}
-		suspendTime = nil
+		return start, nil
 	}
-	return activeStart, suspendTime
+	return start, since
 }
 
 // rejectSteps fails the pending steps the apiserver refused as invalid:
@@ -290,6 +314,15 @@ func (plan *stepPlan) start(obs Observed, jobs observedJobs, ref slot, now metav
 		step.Reason, step.Message = v1alpha1.ReasonJobCreated, ""
 		if plan.activeStart == nil && !ref.finally {
 			plan.activeStart = &now
+		}
+		if queue := sj.Labels[v1alpha1.LabelQueueName]; queue != "" {
+			// Created suspended: it waits for admission, and the clock
+			// with it.
+			step.Phase, step.Reason = v1alpha1.PhaseQueued, v1alpha1.ReasonQueued
+			step.Message = fmt.Sprintf("Job %s waits, suspended, for admission to LocalQueue %s", step.JobName, queue)
+			if plan.queueTime == nil && !ref.finally {
+				plan.queueTime = &now
+			}
 		}
 	}
 }

@@ -66,7 +66,7 @@ func endingJobs(status v1alpha1.SequentialJobStatus, jobs observedJobs) []string
 	}
 	var out []string
 	for _, job := range jobs.all {
-		if !recorded[job.Name] && job.DeletionTimestamp == nil && terminal(resultOf(job, metav1.Time{}).phase) {
+		if !recorded[job.Name] && job.DeletionTimestamp == nil && podsHere(job) && terminal(resultOf(job, metav1.Time{}).phase) {
 			out = append(out, job.Name)
 		}
 	}

@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -80,7 +81,7 @@ func frozen(sj *v1alpha1.SequentialJob, finally bool, old []v1alpha1.StepStatus,
 	entries := make([]v1alpha1.StepStatus, len(old))
 	for i, step := range old {
 		entries[i] = step
-		if step.Phase == v1alpha1.PhaseRunning {
+		if step.Phase == v1alpha1.PhaseRunning || step.Phase == v1alpha1.PhaseQueued {
 			entries[i] = followJob(sj, slot{finally: finally, index: i, attempt: attemptOf(step)}, step, jobOf(jobs, finally, i, step), jobs, now)
 		}
 	}
@@ -149,6 +150,9 @@ func followJob(sj *v1alpha1.SequentialJob, ref slot, old v1alpha1.StepStatus, ow
 		return old
 	}
 	if owned == nil {
+		if old.Phase == v1alpha1.PhaseQueued {
+			old.Phase = v1alpha1.PhaseRunning // a queued step whose Job is gone: as a running one
+		}
 		if old.Phase == v1alpha1.PhasePending && old.Name != "" {
 			// Re-opened by a retry, waiting for its next attempt, whose
 			// Job has a name of its own.
@@ -169,11 +173,21 @@ func followJob(sj *v1alpha1.SequentialJob, ref slot, old v1alpha1.StepStatus, ow
 		StartTime: startTime(old, job), CompletionTime: r.at, Reason: r.reason, Message: r.message,
 		Attempt: owned.attempt, PreviousAttempts: old.PreviousAttempts}
 	if r.phase == v1alpha1.PhaseRunning {
+		if queue := waitingInQueue(job); queue != "" {
+			step.Phase, step.Reason = v1alpha1.PhaseQueued, v1alpha1.ReasonQueued
+			step.Message = fmt.Sprintf("Job %s waits, suspended, for admission to LocalQueue %s", job.Name, queue)
+			return step
+		}
 		step.Reason, step.Message = old.Reason, old.Message
-		if step.Reason == "" {
-			step.Reason = v1alpha1.ReasonJobCreated
+		if step.Reason == "" || step.Reason == v1alpha1.ReasonQueued {
+			step.Reason, step.Message = v1alpha1.ReasonJobCreated, ""
 		}
 		return step
+	}
+	if !podsHere(job) {
+		step.Message = joinMessage(step.Message, fmt.Sprintf(
+			"the Job ran under %s (spec.managedBy), so its pods are not in this cluster: no result or pod detail", *job.Spec.ManagedBy))
+		return withOnFailure(sj, step)
 	}
 	report := reportOf(step.Name, r.phase, jobs.pods[job.Name])
 	step.Result = report.result
@@ -224,4 +238,21 @@ func startTime(old v1alpha1.StepStatus, job interface{ GetCreationTimestamp() me
 	}
 	created := job.GetCreationTimestamp()
 	return &created
+}
+
+// waitingInQueue is the LocalQueue a step's Job waits in: a Job in a queue
+// that is suspended has not been admitted (Kueue unsuspends it then).
+func waitingInQueue(job *batchv1.Job) string {
+	queue := job.Labels[v1alpha1.LabelQueueName]
+	if queue == "" || job.Spec.Suspend == nil || !*job.Spec.Suspend {
+		return ""
+	}
+	return queue
+}
+
+// podsHere is false for a Job another controller runs (spec.managedBy),
+// such as MultiKueue, which runs it on a worker cluster and mirrors only
+// its status back: its pods are not in this cluster.
+func podsHere(job *batchv1.Job) bool {
+	return job.Spec.ManagedBy == nil || *job.Spec.ManagedBy == "" || *job.Spec.ManagedBy == batchv1.JobControllerName
 }

@@ -537,6 +537,52 @@ func TestRenderGolden(t *testing.T) {
 				assert.Equal(t, 6*time.Minute+55*time.Second, got.RequeueAfter)
 			},
 		},
+		"queued-step-created-suspended": {
+			reason: "With a kueue.x-k8s.io/queue-name label, each step's Job is created suspended in that queue, with the priority label: the step is Queued.",
+			check: func(t *testing.T, got render.Desired) {
+				require.Len(t, got.Jobs, 1)
+				job := got.Jobs[0]
+				assert.Equal(t, ptr.To(true), job.Spec.Suspend)
+				assert.Equal(t, "team-a", job.Labels[v1alpha1.LabelQueueName])
+				assert.Equal(t, "batch-low", job.Labels[v1alpha1.LabelPriorityClass])
+				assert.Equal(t, v1alpha1.PhaseQueued, got.Status.Steps[0].Phase)
+				assert.Equal(t, v1alpha1.PhaseQueued, got.Status.Phase)
+				assertEvents(t, got, v1alpha1.EventStepStarted, v1alpha1.ReasonQueued)
+			},
+		},
+		"queued-step-waits": {
+			reason: "A step's Job that Kueue holds suspended is Queued, not Running; nothing changes while it waits.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.False(t, got.StatusChanged)
+				assert.Empty(t, got.JobControls, "the controller never unsuspends a queued Job: Kueue does")
+				assert.Zero(t, got.Status.State.Active)
+			},
+		},
+		"queued-step-admitted-runs": {
+			reason: "Once Kueue unsuspends the Job, the step is Running, with a StepAdmitted event.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Steps[0].Phase)
+				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Phase)
+				assert.Nil(t, got.Status.QueueTime)
+				assertEvents(t, got, v1alpha1.EventStepAdmitted)
+			},
+		},
+		"queue-wait-not-counted-in-deadline": {
+			reason: "Queue wait does not count against runDeadlineSeconds: 120s from admission at 03:03, not from creation at 03:00.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Phase)
+				assert.Equal(t, 55*time.Second, got.RequeueAfter)
+			},
+		},
+		"multikueue-step-has-no-pods-here": {
+			reason: "A step MultiKueue ran on a worker cluster ends with its mirrored status; its pods are not here, and the step says so instead of a result.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Steps[0].Phase)
+				assert.Contains(t, got.Status.Steps[0].Message, "ran under kueue.x-k8s.io/multikueue")
+				require.Len(t, got.Jobs, 1)
+				assert.Equal(t, ptr.To(v1alpha1.ManagedByMultiKueue), got.Jobs[0].Spec.ManagedBy)
+			},
+		},
 	}
 	entries, err := os.ReadDir("testdata")
 	require.NoError(t, err)

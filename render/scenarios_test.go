@@ -133,6 +133,37 @@ var scenarios = map[string]func() *fixtures.Sim{
 		s.Render()
 		return s.Advance(time.Minute).Fail("pipeline-0", "BackoffLimitExceeded", 137, "")
 	},
+	"queued-step-created-suspended": func() *fixtures.Sim {
+		w := pipeline().Queue("team-a")
+		w.Labels[v1alpha1.LabelPriorityClass] = "batch-low"
+		return fixtures.NewSim(w.Obj(), t0)
+	},
+	"queued-step-waits": func() *fixtures.Sim {
+		s := fixtures.NewSim(pipeline().Queue("team-a").Obj(), t0)
+		s.Render()
+		return s.Advance(time.Minute)
+	},
+	"queued-step-admitted-runs": func() *fixtures.Sim {
+		s := fixtures.NewSim(pipeline().Queue("team-a").Obj(), t0)
+		s.Render()
+		return s.Advance(time.Minute).Admit("pipeline-0")
+	},
+	"queue-wait-not-counted-in-deadline": func() *fixtures.Sim {
+		s := fixtures.NewSim(pipeline().Queue("team-a").RunDeadline(120).Obj(), t0)
+		s.Render()
+		s.Advance(3 * time.Minute).Admit("pipeline-0").Render()
+		return s
+	},
+	"multikueue-step-has-no-pods-here": func() *fixtures.Sim {
+		w := pipeline().Queue("team-a")
+		w.Spec.JobManagedBy = v1alpha1.ManagedByMultiKueue
+		s := fixtures.NewSim(w.Obj(), t0)
+		s.Render()
+		s.Advance(time.Minute).Admit("pipeline-0").Render()
+		s.Advance(time.Minute).Complete("pipeline-0", "")
+		s.Pods = nil // on the worker cluster
+		return s
+	},
 	"ttl-deletes-finished-run": func() *fixtures.Sim {
 		return ttlScenario(60)
 	},

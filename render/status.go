@@ -24,6 +24,7 @@ func runStatus(sj *v1alpha1.SequentialJob, plan stepPlan, now metav1.Time) v1alp
 		RetryToken:         sj.Spec.RetryToken,
 		ActiveStartTime:    plan.activeStart,
 		SuspendTime:        plan.suspendTime,
+		QueueTime:          plan.queueTime,
 	}
 	if plan.retried {
 		status.Attempt++
@@ -81,13 +82,15 @@ func runStatus(sj *v1alpha1.SequentialJob, plan stepPlan, now metav1.Time) v1alp
 		status.CompletionTime = last
 	case plan.suspended:
 		status.Phase = v1alpha1.PhaseSuspended
+	case plan.current != nil && plan.list(plan.current.finally)[plan.current.index].Phase == v1alpha1.PhaseQueued:
+		status.Phase = v1alpha1.PhaseQueued
 	case status.State.Active > 0 || (plan.current != nil && plan.current.finally):
 		status.Phase = v1alpha1.PhaseRunning
 	default:
 		status.Phase = v1alpha1.PhasePending
 	}
 	if plan.ended {
-		status.SuspendTime = nil
+		status.SuspendTime, status.QueueTime = nil, nil
 	}
 	setConditions(&status, runConditions(plan, status), sj.Generation, now)
 	return status
@@ -139,6 +142,10 @@ func runConditions(plan stepPlan, status v1alpha1.SequentialJobStatus) outcome {
 		return outcome{reason: v1alpha1.ReasonSuspended, message: msg, reconciling: true, suspended: true}
 	case plan.current == nil:
 		return outcome{reason: v1alpha1.ReasonStepRunning, message: "no step to run", progressing: true, reconciling: true}
+	case status.Phase == v1alpha1.PhaseQueued:
+		step := plan.list(plan.current.finally)[plan.current.index]
+		msg := fmt.Sprintf("%s is queued: %s; %d of %d steps succeeded", plan.current.describe(), step.Message, len(status.Progress.CompletedIndices), len(plan.steps))
+		return outcome{reason: v1alpha1.ReasonQueued, message: msg, progressing: true, reconciling: true}
 	case plan.current.finally:
 		msg := fmt.Sprintf("all %d steps ended; %s is running as Job %s", len(plan.steps), plan.current.describe(), plan.current.job)
 		if f := firstFailed(plan.steps, false); f != nil {

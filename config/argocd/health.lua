@@ -6,7 +6,7 @@
 --
 --   Progressing  the controller has not caught up with the spec yet
 --                (no status, or status.observedGeneration < metadata.generation),
---                or steps are pending or running, or the controller retries
+--                or steps are pending, queued (Kueue) or running, or the controller retries
 --                an error by itself (Reconciling=True)
 --   Healthy      every step succeeded (Available=True)
 --   Degraded     the run is stuck (Stalled=True): a step failed, or a Job with

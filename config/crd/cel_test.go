@@ -307,6 +307,15 @@ func TestCRDValidationRules(t *testing.T) {
 			spec:    oneStep + "  suspend: maybe\n",
 			wantErr: `spec.suspend: Invalid value: "string": spec.suspend in body must be of type boolean`,
 		},
+		"jobManagedBy MultiKueue": {
+			reason: "MultiKueue runs the step Jobs on worker clusters.",
+			spec:   oneStep + "  jobManagedBy: kueue.x-k8s.io/multikueue\n",
+		},
+		"jobManagedBy not a domain-prefixed path": {
+			reason:  "A Job's spec.managedBy is a domain-prefixed path; the run would fail at its first step otherwise.",
+			spec:    oneStep + "  jobManagedBy: multikueue\n",
+			wantErr: "spec.jobManagedBy must be a domain-prefixed path, such as kueue.x-k8s.io/multikueue, as a Job's spec.managedBy",
+		},
 		"negative backoffLimit": {
 			reason:  "backoffLimit follows the Job's bounds.",
 			spec:    oneStep + "  backoffLimit: -1\n",
@@ -512,6 +521,13 @@ func TestCRDUpdateRules(t *testing.T) {
 			oldSpec:   immutable + "  finally: [{name: notify, image: busybox}, {name: cleanup, image: busybox}]\n",
 			oldStatus: firstStepRuns,
 			newSpec:   immutable + "  finally: [{name: cleanup, image: busybox}, {name: notify, image: busybox}]\n",
+			wantErr:   immutableMessage,
+		},
+		"Immutable, started: jobManagedBy changed": {
+			reason:    "Who runs the step Jobs is part of what the run runs.",
+			oldSpec:   immutable,
+			oldStatus: firstStepRuns,
+			newSpec:   immutable + "  jobManagedBy: kueue.x-k8s.io/multikueue\n",
 			wantErr:   immutableMessage,
 		},
 		"Continue to Immutable, started": {

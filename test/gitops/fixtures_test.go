@@ -125,6 +125,11 @@ var healthFixtures = []fixture{
 	{"result-truncated", "Step 0 wrote a result over 1 KiB.", rendered("long-result-truncated")},
 	{"failed-exit-code", "Step 0's pod exited 3.", rendered("failure-detail-from-pod-exit-code")},
 	{"failed-oom-killed", "Step 0's pod was OOMKilled.", rendered("failure-detail-oom-killed")},
+	{"queued-created", "A step's Job was created suspended in its Kueue queue.", rendered("queued-step-created-suspended")},
+	{"queued-waiting", "A step's Job waits for admission by Kueue.", rendered("queued-step-waits")},
+	{"queued-admitted", "Kueue admitted the step's Job: it runs.", rendered("queued-step-admitted-runs")},
+	{"queued-deadline-ahead", "The run deadline, which queue wait does not count, has not passed.", rendered("queue-wait-not-counted-in-deadline")},
+	{"multikueue-step-done", "MultiKueue ran step 0 on a worker; the next step starts.", rendered("multikueue-step-has-no-pods-here")},
 	{"ttl-expired", "The finished run's ttlSecondsAfterFinished passed: it is being deleted.", rendered("ttl-deletes-finished-run")},
 	{"ttl-ahead", "The finished run waits for its ttlSecondsAfterFinished.", rendered("ttl-waits-until-expiry")},
 }

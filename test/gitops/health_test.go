@@ -90,8 +90,14 @@ var healthWants = map[string]healthWant{
 	"result-truncated":                {status.InProgressStatus, "Progressing", "condition:Reconciling"},
 	"failed-exit-code":                {status.FailedStatus, "Degraded", "Job 0 failed: BackoffLimitExceeded"},
 	"failed-oom-killed":               {status.FailedStatus, "Degraded", "Job 0 failed: BackoffLimitExceeded"},
-	"ttl-expired":                     {status.CurrentStatus, "Healthy", "condition:Available"},
-	"ttl-ahead":                       {status.CurrentStatus, "Healthy", "condition:Available"},
+	// Queued for Kueue: waiting, progressing, never Healthy or Degraded.
+	"queued-created":        {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"queued-waiting":        {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"queued-admitted":       {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"queued-deadline-ahead": {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"multikueue-step-done":  {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"ttl-expired":           {status.CurrentStatus, "Healthy", "condition:Available"},
+	"ttl-ahead":             {status.CurrentStatus, "Healthy", "condition:Available"},
 	// kstatus cannot tell a never-reconciled custom resource from a finished
 	// one: with no status.observedGeneration and no conditions it says
 	// Current. TestKstatusOnTheAPIServer checks that on the real apiserver.

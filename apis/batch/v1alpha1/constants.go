@@ -111,6 +111,20 @@ const (
 	AnnotationSpecGeneration = "batch.example.com/spec-generation"
 )
 
+// Kueue's labels (https://kueue.sigs.k8s.io), read on the SequentialJob and
+// put on every step Job: Kueue's convention for a workload's queue and
+// priority, as on a Job, JobSet or RayJob.
+const (
+	// LabelQueueName puts every step's Job in that LocalQueue: each step is
+	// admitted, and holds quota, on its own.
+	LabelQueueName = "kueue.x-k8s.io/queue-name"
+	// LabelPriorityClass is a Kueue WorkloadPriorityClass for the steps.
+	LabelPriorityClass = "kueue.x-k8s.io/priority-class"
+	// ManagedByMultiKueue is the spec.managedBy of a Job MultiKueue runs on
+	// a worker cluster.
+	ManagedByMultiKueue = "kueue.x-k8s.io/multikueue"
+)
+
 // Finalizers.
 const (
 	// FinalizerCleanup holds a SequentialJob until its Jobs are gone.
@@ -178,6 +192,9 @@ const (
 	// ReasonDeadlineExceeded: spec.runDeadlineSeconds passed; the running
 	// step was stopped (the same word as the Job API's).
 	ReasonDeadlineExceeded = "DeadlineExceeded"
+	// ReasonQueued: the step's Job waits, suspended, for admission by its
+	// queue (Kueue).
+	ReasonQueued = "Queued"
 	// ReasonRunDeadlineExceeded is the reason of the step the run deadline
 	// stopped, or that it kept from starting; the run's reason is then
 	// ReasonDeadlineExceeded.
@@ -200,6 +217,8 @@ const (
 	// EventReconciliationFailed is the seed's event for unexpected errors.
 	EventReconciliationFailed = "ReconciliationFailed"
 	EventCleanup              = "Cleanup"
+	// EventStepAdmitted: a queued step's Job was admitted and runs.
+	EventStepAdmitted = "StepAdmitted"
 	// EventResumed: spec.suspend was cleared and the run goes on.
 	EventResumed = "Resumed"
 	// EventRetry: a new spec.retryToken re-runs a Failed run.

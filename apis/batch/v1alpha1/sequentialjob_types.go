@@ -128,6 +128,17 @@ type SequentialJobSpec struct {
 	// +kubebuilder:validation:Minimum=0
 	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
 
+	// JobManagedBy is copied to each step Job's spec.managedBy: the
+	// controller that runs the Jobs instead of the built-in Job controller.
+	// "kueue.x-k8s.io/multikueue" has MultiKueue run each step on a worker
+	// cluster and mirror its status back (docs/kueue.md). Unset: the
+	// built-in Job controller.
+	//
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[-A-Za-z0-9_.]+$')",message="spec.jobManagedBy must be a domain-prefixed path, such as kueue.x-k8s.io/multikueue, as a Job's spec.managedBy"
+	JobManagedBy string `json:"jobManagedBy,omitempty"`
+
 	// UpdateStrategy says what a spec change does once the run has started.
 	//
 	// +optional
@@ -210,6 +221,9 @@ const (
 	PhaseRunning Phase = "Running"
 	// PhaseSuspended is a run whose spec.suspend is true: no step runs.
 	PhaseSuspended Phase = "Suspended"
+	// PhaseQueued is a step whose Job waits, suspended, for admission by
+	// a queue (Kueue), and a run whose current step does.
+	PhaseQueued Phase = "Queued"
 	PhaseSucceeded Phase = "Succeeded"
 	PhaseFailed    Phase = "Failed"
 )
@@ -293,6 +307,13 @@ type SequentialJobStatus struct {
 	//
 	// +optional
 	SuspendTime *metav1.Time `json:"suspendTime,omitempty"`
+
+	// QueueTime is when the current step began waiting for admission by
+	// its queue. Like time suspended, queue wait does not count against
+	// spec.runDeadlineSeconds.
+	//
+	// +optional
+	QueueTime *metav1.Time `json:"queueTime,omitempty"`
 
 	// CompletionTime is when the run ended, in success or failure.
 	//
@@ -446,7 +467,7 @@ type StepAttempt struct {
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.progress.failureReason`,priority=1
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 60",message="metadata.name must be at most 60 characters, so that the step Job names (<name>-<index>) fit in 63"
-// +kubebuilder:validation:XValidation:rule="oldSelf.spec.?updateStrategy.?type.orValue('Continue') != 'Immutable' || !(has(oldSelf.status) && (has(oldSelf.status.startTime) || oldSelf.status.?phase.orValue('Pending') != 'Pending' || (has(oldSelf.status.steps) && oldSelf.status.steps.exists(s, s.phase != 'Pending')))) || (self.spec.containers == oldSelf.spec.containers && (has(self.spec.template) ? has(oldSelf.spec.template) && self.spec.template == oldSelf.spec.template : !has(oldSelf.spec.template)) && (has(self.spec.backoffLimit) ? has(oldSelf.spec.backoffLimit) && self.spec.backoffLimit == oldSelf.spec.backoffLimit : !has(oldSelf.spec.backoffLimit)) && (has(self.spec.activeDeadlineSeconds) ? has(oldSelf.spec.activeDeadlineSeconds) && self.spec.activeDeadlineSeconds == oldSelf.spec.activeDeadlineSeconds : !has(oldSelf.spec.activeDeadlineSeconds)) && (has(self.spec.podFailurePolicy) ? has(oldSelf.spec.podFailurePolicy) && self.spec.podFailurePolicy == oldSelf.spec.podFailurePolicy : !has(oldSelf.spec.podFailurePolicy)) && (has(self.spec.stepSettings) ? has(oldSelf.spec.stepSettings) && self.spec.stepSettings == oldSelf.spec.stepSettings : !has(oldSelf.spec.stepSettings)) && (has(self.spec.finally) ? has(oldSelf.spec.finally) && self.spec.finally == oldSelf.spec.finally : !has(oldSelf.spec.finally)) && (has(self.spec.runDeadlineSeconds) ? has(oldSelf.spec.runDeadlineSeconds) && self.spec.runDeadlineSeconds == oldSelf.spec.runDeadlineSeconds : !has(oldSelf.spec.runDeadlineSeconds)) && (has(self.spec.updateStrategy) ? has(oldSelf.spec.updateStrategy) && self.spec.updateStrategy == oldSelf.spec.updateStrategy : !has(oldSelf.spec.updateStrategy)) && self.spec.containers.map(c, c.name) == oldSelf.spec.containers.map(c, c.name) && (has(self.spec.finally) ? self.spec.finally.map(c, c.name) : []) == (has(oldSelf.spec.finally) ? oldSelf.spec.finally.map(c, c.name) : []) && (has(self.spec.template) && has(self.spec.template.spec) && has(self.spec.template.spec.initContainers) ? self.spec.template.spec.initContainers.map(c, c.name) : []) == (has(oldSelf.spec.template) && has(oldSelf.spec.template.spec) && has(oldSelf.spec.template.spec.initContainers) ? oldSelf.spec.template.spec.initContainers.map(c, c.name) : []))",message="spec is immutable: spec.updateStrategy.type is Immutable and the first step has started; delete and re-create the SequentialJob to run a different spec",reason="FieldValueForbidden",fieldPath=".spec"
+// +kubebuilder:validation:XValidation:rule="oldSelf.spec.?updateStrategy.?type.orValue('Continue') != 'Immutable' || !(has(oldSelf.status) && (has(oldSelf.status.startTime) || oldSelf.status.?phase.orValue('Pending') != 'Pending' || (has(oldSelf.status.steps) && oldSelf.status.steps.exists(s, s.phase != 'Pending')))) || (self.spec.containers == oldSelf.spec.containers && (has(self.spec.template) ? has(oldSelf.spec.template) && self.spec.template == oldSelf.spec.template : !has(oldSelf.spec.template)) && (has(self.spec.backoffLimit) ? has(oldSelf.spec.backoffLimit) && self.spec.backoffLimit == oldSelf.spec.backoffLimit : !has(oldSelf.spec.backoffLimit)) && (has(self.spec.activeDeadlineSeconds) ? has(oldSelf.spec.activeDeadlineSeconds) && self.spec.activeDeadlineSeconds == oldSelf.spec.activeDeadlineSeconds : !has(oldSelf.spec.activeDeadlineSeconds)) && (has(self.spec.podFailurePolicy) ? has(oldSelf.spec.podFailurePolicy) && self.spec.podFailurePolicy == oldSelf.spec.podFailurePolicy : !has(oldSelf.spec.podFailurePolicy)) && (has(self.spec.stepSettings) ? has(oldSelf.spec.stepSettings) && self.spec.stepSettings == oldSelf.spec.stepSettings : !has(oldSelf.spec.stepSettings)) && (has(self.spec.finally) ? has(oldSelf.spec.finally) && self.spec.finally == oldSelf.spec.finally : !has(oldSelf.spec.finally)) && (has(self.spec.runDeadlineSeconds) ? has(oldSelf.spec.runDeadlineSeconds) && self.spec.runDeadlineSeconds == oldSelf.spec.runDeadlineSeconds : !has(oldSelf.spec.runDeadlineSeconds)) && (has(self.spec.updateStrategy) ? has(oldSelf.spec.updateStrategy) && self.spec.updateStrategy == oldSelf.spec.updateStrategy : !has(oldSelf.spec.updateStrategy)) && (has(self.spec.jobManagedBy) ? has(oldSelf.spec.jobManagedBy) && self.spec.jobManagedBy == oldSelf.spec.jobManagedBy : !has(oldSelf.spec.jobManagedBy)) && self.spec.containers.map(c, c.name) == oldSelf.spec.containers.map(c, c.name) && (has(self.spec.finally) ? self.spec.finally.map(c, c.name) : []) == (has(oldSelf.spec.finally) ? oldSelf.spec.finally.map(c, c.name) : []) && (has(self.spec.template) && has(self.spec.template.spec) && has(self.spec.template.spec.initContainers) ? self.spec.template.spec.initContainers.map(c, c.name) : []) == (has(oldSelf.spec.template) && has(oldSelf.spec.template.spec) && has(oldSelf.spec.template.spec.initContainers) ? oldSelf.spec.template.spec.initContainers.map(c, c.name) : []))",message="spec is immutable: spec.updateStrategy.type is Immutable and the first step has started; delete and re-create the SequentialJob to run a different spec",reason="FieldValueForbidden",fieldPath=".spec"
 type SequentialJob struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

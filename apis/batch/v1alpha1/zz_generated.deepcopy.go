@@ -216,6 +216,10 @@ func (in *SequentialJobStatus) DeepCopyInto(out *SequentialJobStatus) {
 		in, out := &in.SuspendTime, &out.SuspendTime
 		*out = (*in).DeepCopy()
 	}
+	if in.QueueTime != nil {
+		in, out := &in.QueueTime, &out.QueueTime
+		*out = (*in).DeepCopy()
+	}
 	if in.CompletionTime != nil {
 		in, out := &in.CompletionTime, &out.CompletionTime
 		*out = (*in).DeepCopy()

@@ -111,6 +111,9 @@ var schemaYAML = typed.YAMLObject(`types:
           elementRelationship: associative
           keys:
           - name
+    - name: jobManagedBy
+      type:
+        scalar: string
     - name: podFailurePolicy
       type:
         namedType: io.k8s.api.batch.v1.PodFailurePolicy
@@ -175,6 +178,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: progress
       type:
         namedType: com.example.sequentialjob.apis.batch.v1alpha1.JobProgress
+    - name: queueTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
     - name: retryToken
       type:
         scalar: string

@@ -73,6 +73,12 @@ type SequentialJobSpecApplyConfiguration struct {
 	// tool that owns the object (Argo CD, Flux) re-creates it, and the run
 	// starts again: use it only for objects nothing re-applies.
 	TTLSecondsAfterFinished *int32 `json:"ttlSecondsAfterFinished,omitempty"`
+	// JobManagedBy is copied to each step Job's spec.managedBy: the
+	// controller that runs the Jobs instead of the built-in Job controller.
+	// "kueue.x-k8s.io/multikueue" has MultiKueue run each step on a worker
+	// cluster and mirror its status back (docs/kueue.md). Unset: the
+	// built-in Job controller.
+	JobManagedBy *string `json:"jobManagedBy,omitempty"`
 	// UpdateStrategy says what a spec change does once the run has started.
 	UpdateStrategy *UpdateStrategyApplyConfiguration `json:"updateStrategy,omitempty"`
 }
@@ -177,6 +183,14 @@ func (b *SequentialJobSpecApplyConfiguration) WithRetryToken(value string) *Sequ
 // If called multiple times, the TTLSecondsAfterFinished field is set to the value of the last call.
 func (b *SequentialJobSpecApplyConfiguration) WithTTLSecondsAfterFinished(value int32) *SequentialJobSpecApplyConfiguration {
 	b.TTLSecondsAfterFinished = &value
+	return b
+}
+
+// WithJobManagedBy sets the JobManagedBy field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the JobManagedBy field is set to the value of the last call.
+func (b *SequentialJobSpecApplyConfiguration) WithJobManagedBy(value string) *SequentialJobSpecApplyConfiguration {
+	b.JobManagedBy = &value
 	return b
 }
 

@@ -49,6 +49,10 @@ type SequentialJobStatusApplyConfiguration struct {
 	ActiveStartTime *metav1.Time `json:"activeStartTime,omitempty"`
 	// SuspendTime is when the current suspension began.
 	SuspendTime *metav1.Time `json:"suspendTime,omitempty"`
+	// QueueTime is when the current step began waiting for admission by
+	// its queue. Like time suspended, queue wait does not count against
+	// spec.runDeadlineSeconds.
+	QueueTime *metav1.Time `json:"queueTime,omitempty"`
 	// CompletionTime is when the run ended, in success or failure.
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
 }
@@ -167,6 +171,14 @@ func (b *SequentialJobStatusApplyConfiguration) WithActiveStartTime(value metav1
 // If called multiple times, the SuspendTime field is set to the value of the last call.
 func (b *SequentialJobStatusApplyConfiguration) WithSuspendTime(value metav1.Time) *SequentialJobStatusApplyConfiguration {
 	b.SuspendTime = &value
+	return b
+}
+
+// WithQueueTime sets the QueueTime field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the QueueTime field is set to the value of the last call.
+func (b *SequentialJobStatusApplyConfiguration) WithQueueTime(value metav1.Time) *SequentialJobStatusApplyConfiguration {
+	b.QueueTime = &value
 	return b
 }
 
