@@ -223,7 +223,7 @@ const (
 	PhaseSuspended Phase = "Suspended"
 	// PhaseQueued is a step whose Job waits, suspended, for admission by
 	// a queue (Kueue), and a run whose current step does.
-	PhaseQueued Phase = "Queued"
+	PhaseQueued    Phase = "Queued"
 	PhaseSucceeded Phase = "Succeeded"
 	PhaseFailed    Phase = "Failed"
 )
