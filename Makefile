@@ -45,6 +45,9 @@ manifests: $(CONTROLLER_GEN) $(KUSTOMIZE) ## CRD (raw, then patched by kustomize
 verify: generate manifests ## Fail when generated files are stale or code is unformatted.
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go' | grep -v '^tools/'); exit 1; }
 	go vet ./...
+	@# The render CLI is meant for CI on any OS: prove it builds off Linux.
+	GOOS=darwin GOARCH=arm64 go build -o /dev/null ./cmd/sequentialjob
+	GOOS=windows GOARCH=amd64 go build -o /dev/null ./cmd/sequentialjob
 	@git diff --exit-code -- apis config || { echo "generated files are stale: run make generate manifests and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- apis config)" || { git status --porcelain -- apis config; echo "untracked generated files"; exit 1; }
 

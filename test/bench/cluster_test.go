@@ -28,8 +28,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
+	"example.com/sequentialjob/internal/localcluster"
 	"example.com/sequentialjob/test/fixtures"
-	"example.com/sequentialjob/test/localcluster"
 	"example.com/sequentialjob/test/testenv"
 )
 

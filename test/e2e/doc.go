@@ -1,5 +1,5 @@
 // Package e2e holds the end-to-end tests: the controller against a local
-// cluster (test/localcluster) in which Jobs really run, their pods played by
+// cluster (internal/localcluster) in which Jobs really run, their pods played by
 // kwok. `go test ./test/e2e/` builds the controller from this checkout and
 // needs the binaries of `make bin`; one cluster serves every test, each in its
 // own namespace.

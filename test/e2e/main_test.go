@@ -21,7 +21,7 @@ import (
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
-	"example.com/sequentialjob/test/localcluster"
+	"example.com/sequentialjob/internal/localcluster"
 )
 
 // One cluster and one controller serve every test of this binary; each test

@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
-	"example.com/sequentialjob/test/localcluster"
+	"example.com/sequentialjob/internal/localcluster"
 )
 
 // TestSimulationAnnotations checks the kwok Stages on plain Jobs, without
