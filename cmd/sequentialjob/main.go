@@ -11,6 +11,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap/zapcore"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 )
 
 // subcommands is filled by the init functions of this package's files, one
@@ -18,6 +21,11 @@ import (
 var subcommands []func() *cobra.Command
 
 func main() {
+	// `local run` watches the cluster through controller-runtime's cache,
+	// whose informers log at Info when they stop (Ctrl-C). Without a logger
+	// set, controller-runtime prints a warning with a stack trace instead;
+	// the CLI's own output is its progress lines, so only errors are logged.
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
 	root := &cobra.Command{
 		Use:           "sequentialjob",
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: commandName(os.Args[0])},
