@@ -23,6 +23,17 @@ export KUBEBUILDER_ASSETS := $(BIN)
 CRD_RAW := config/crd/bases/batch.example.com_sequentialjobs.yaml
 CRD     := config/crd/sequentialjobs.yaml
 
+# The image and the release (make image, make release): IMAGE is the
+# repository the release manifests pull from.
+DIST         ?= $(ROOT)/dist
+IMAGE        ?= registry.example.com/sequentialjob/sequentialjob-controller
+VERSION      ?= 0.0.0-dev
+IMAGE_SOURCE ?= https://example.com/sequentialjob
+REVISION     := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+# Every timestamp in the image is the commit's time, so that two builds of
+# one commit give one digest.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+
 EXAMPLE  ?= examples/seed-example.yaml
 RUN_ARGS ?=
 
@@ -38,13 +49,14 @@ generate: $(CONTROLLER_GEN) ## Deepcopy and applyconfigurations.
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) $(KUSTOMIZE) ## CRD (raw, then patched by kustomize) and RBAC.
 	$(CONTROLLER_GEN) crd:generateEmbeddedObjectMeta=true paths=./apis/... output:crd:artifacts:config=config/crd/bases
-	$(CONTROLLER_GEN) rbac:roleName=sequentialjob-controller paths=./reconciler/... output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=sequentialjob-controller paths=./reconciler/... paths=./cmd/sequentialjob-controller/... output:rbac:artifacts:config=config/rbac
 	$(KUSTOMIZE) build config/crd > $(CRD)
 
 .PHONY: verify
 verify: generate manifests ## Fail when generated files are stale or code is unformatted.
-	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go' | grep -v '^tools/'); exit 1; }
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/kube/'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go' | grep -v '^tools/kube/'); exit 1; }
 	go vet ./...
+	cd tools && go vet ./image/...
 	@# The render CLI is meant for CI on any OS: prove it builds off Linux.
 	GOOS=darwin GOARCH=arm64 go build -o /dev/null ./cmd/sequentialjob
 	GOOS=windows GOARCH=amd64 go build -o /dev/null ./cmd/sequentialjob
@@ -69,11 +81,45 @@ install-plugin: build ## Install the CLI as the kubectl plugin `kubectl sequenti
 	install -m 0755 $(BIN)/kubectl-sequentialjob $(PLUGIN_DIR)/kubectl-sequentialjob
 	@echo "installed $(PLUGIN_DIR)/kubectl-sequentialjob; with $(PLUGIN_DIR) on PATH, run: kubectl sequentialjob --help"
 
+##@ Image and release (no Docker: see tools/image)
+
+.PHONY: image
+image: ## OCI image of the controller for linux/amd64 and linux/arm64: dist/image (OCI layout), dist/sequentialjob-controller.tar, dist/image.digest.
+	cd tools && go run ./image build -src $(ROOT) -out $(DIST) -name $(IMAGE) -version $(VERSION) \
+		-revision $(REVISION) -source $(IMAGE_SOURCE) -epoch $(SOURCE_DATE_EPOCH)
+
+.PHONY: image-push
+image-push: ## Push dist/image to IMAGE:VERSION (credentials of docker login / crane auth login).
+	cd tools && go run ./image push -layout $(DIST)/image $(IMAGE):$(VERSION)
+
+.PHONY: release
+release: ## VERSION=x.y.z: the image, then dist/install.yaml (pinned to its digest) and dist/policies.yaml.
+	@test "$(VERSION)" != 0.0.0-dev || { echo "usage: make release VERSION=x.y.z [IMAGE=registry/repository]"; exit 1; }
+	$(MAKE) image
+	$(MAKE) release-manifests IMAGE_DIGEST=$$(cat $(DIST)/image.digest)
+
+# The manifests of a release, for an image already built (IMAGE_DIGEST):
+# config/default with the image pinned by digest and every object labelled
+# with VERSION, and config/policies on their own.
+.PHONY: release-manifests
+release-manifests: $(KUSTOMIZE)
+	@test -n "$(IMAGE_DIGEST)" || { echo "IMAGE_DIGEST=sha256:... is required (make release sets it)"; exit 1; }
+	rm -rf $(DIST)/kustomize && mkdir -p $(DIST)/kustomize
+	$(KUSTOMIZE) build config/default > $(DIST)/kustomize/default.yaml
+	printf '%s\n' 'apiVersion: kustomize.config.k8s.io/v1beta1' 'kind: Kustomization' 'resources: [default.yaml]' \
+		'labels: [{pairs: {app.kubernetes.io/version: "$(VERSION)"}}]' \
+		'images: [{name: sequentialjob-controller, newName: "$(IMAGE)", digest: "$(IMAGE_DIGEST)"}]' > $(DIST)/kustomize/kustomization.yaml
+	$(KUSTOMIZE) build $(DIST)/kustomize > $(DIST)/install.yaml
+	$(KUSTOMIZE) build config/policies > $(DIST)/policies.yaml
+	rm -rf $(DIST)/kustomize
+	@echo "wrote $(DIST)/install.yaml ($(IMAGE)@$(IMAGE_DIGEST)) and $(DIST)/policies.yaml"
+
 ##@ Test
 
 .PHONY: test
-test: verify $(CLUSTER_BINS) build ## Every tier: unit, envtest, e2e.
+test: verify $(CLUSTER_BINS) build ## Every tier: unit, envtest, e2e; and the image.
 	go test ./... -count=1 -timeout 40m
+	cd tools && go test ./image/... -count=1 -timeout 20m
 
 .PHONY: test-unit
 test-unit: ## Unit tier only (no binaries).
