@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -185,6 +186,24 @@ func (c *Cluster) UserKubeconfig(name string) (string, error) {
 	return path, writeKubeconfig(path, user.Config())
 }
 
+// ServiceAccountKubeconfig writes a kubeconfig that authenticates as the
+// ServiceAccount namespace/name with a token from the TokenRequest API, as a
+// pod of that ServiceAccount would, to DataDir/<namespace>.<name>.kubeconfig.
+// The ServiceAccount must exist; the token expires after ttl.
+func (c *Cluster) ServiceAccountKubeconfig(ctx context.Context, namespace, name string, ttl time.Duration) (string, error) {
+	seconds := int64(ttl.Seconds())
+	tr, err := c.Clientset.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &seconds}}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("requesting a token for ServiceAccount %s/%s: %w", namespace, name, err)
+	}
+	path := c.path(namespace + "." + name + ".kubeconfig")
+	c.mu.Lock()
+	c.userFiles = append(c.userFiles, path)
+	c.mu.Unlock()
+	return path, writeKubeconfig(path, &rest.Config{Host: c.Config.Host, TLSClientConfig: rest.TLSClientConfig{CAData: c.Config.CAData}, BearerToken: tr.Status.Token})
+}
+
 func (c *Cluster) startAPIServer() error {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -218,6 +237,10 @@ func (c *Cluster) startAPIServer() error {
 	args.Set("service-account-key-file", c.path(saKeyFile))
 	args.Set("service-account-signing-key-file", c.path(saKeyFile))
 	args.Set("service-account-issuer", "https://kubernetes.default.svc.cluster.local")
+	// As hardened clusters (OpenShift among them) do: setting an owner
+	// reference with blockOwnerDeletion takes the right to update the
+	// owner's finalizers, so a controller's RBAC is tested against it.
+	args.Set("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
 	if len(c.opts.AuditUsers) > 0 {
 		policy := c.path(auditPolicyFile)
 		if err := os.WriteFile(policy, auditPolicy(c.opts.AuditUsers), 0o644); err != nil {
@@ -553,7 +576,7 @@ func writeKubeconfig(path string, cfg *rest.Config) error {
 	const name = "sequentialjob-local"
 	kc := clientcmdapi.NewConfig()
 	kc.Clusters[name] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
-	kc.AuthInfos[name] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData}
+	kc.AuthInfos[name] = &clientcmdapi.AuthInfo{ClientCertificateData: cfg.CertData, ClientKeyData: cfg.KeyData, Token: cfg.BearerToken}
 	kc.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name, Namespace: metav1.NamespaceDefault}
 	kc.CurrentContext = name
 	return clientcmd.WriteToFile(*kc, path)

@@ -20,6 +20,9 @@ import (
 func TestMetrics(t *testing.T) {
 	ns := newNamespace(t)
 	const name = "measured"
+	// Prometheus's token: its ServiceAccount bound to the shipped reader role.
+	token := serviceAccountToken(t, ns, "prometheus", metricsReader)
+	scrape := func(t *testing.T) map[string]*dto.MetricFamily { return scrapeWith(t, token) }
 	handoffsBefore := scrape(t)["sequentialjob_handoff_latency_seconds"]
 
 	createSJ(t, fixtures.MakeSequentialJob(ns, name).Steps("a", "b", "c").Duration("2s").Obj())
@@ -40,11 +43,11 @@ func TestMetrics(t *testing.T) {
 	assert.Equal(t, 0.0, value(metrics["sequentialjob_runs_in_progress"], byNS), "the run is no longer in progress")
 }
 
-// scrape reads the metrics endpoint in the Prometheus text format.
-func scrape(t *testing.T) map[string]*dto.MetricFamily {
+// scrapeWith reads the metrics endpoint in the Prometheus text format, with
+// a bearer token as Prometheus sends it.
+func scrapeWith(t *testing.T, token string) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := http.Get(metricsURL)
-	require.NoError(t, err)
+	resp := metricsGet(t, token)
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	parser := expfmt.NewTextParser(model.UTF8Validation)
