@@ -143,6 +143,19 @@ bench-scale: $(KUBE_BINS) ## SCALE_RUNS SequentialJobs x 3 steps on envtest, Job
 bench-cluster: $(CLUSTER_BINS) ## CLUSTER_RUNS SequentialJobs x 3 steps on the local cluster against a baseline of bare Jobs: handoff, CPU, RSS, requests per transition (audit log).
 	go test ./test/bench/ -run '^TestCluster$$' -count=1 -v -timeout 90m -args -cluster.runs=$(CLUSTER_RUNS) $(BENCH_ARGS)
 
+# go test -fuzz takes one target per run, so each target gets FUZZTIME.
+# A crasher is written to the target's testdata/fuzz/ and fails the run;
+# committed, it becomes a regression seed that `make test` runs.
+FUZZTIME  ?= 10m
+FUZZ_ARGS ?=
+
+.PHONY: fuzz
+fuzz: ## Every fuzz target (func Fuzz* in a committed _test.go), FUZZTIME each.
+	git grep -o '^func Fuzz[A-Za-z0-9_]*' -- '*_test.go' | while IFS=: read -r file fn; do \
+		echo "== $${fn#func } in ./$$(dirname $$file) for $(FUZZTIME)"; \
+		go test ./$$(dirname $$file) -run '^$$' -fuzz "^$${fn#func }\$$" -fuzztime $(FUZZTIME) $(FUZZ_ARGS) || exit 1; \
+	done
+
 CHAOS_RUNS  ?= 30
 CHAOS_KILLS ?= 20
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -95,26 +96,16 @@ func runRender(o renderOptions, clock func() time.Time) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	sj, err := decodeSequentialJob(o.filename, data, o.namespace)
+	var observed []byte
+	if o.observed != "" {
+		if observed, err = readInput(o.observed); err != nil {
+			return nil, err
+		}
+	}
+	sj, jobs, err := parseInput(o, data, observed)
 	if err != nil {
 		return nil, err
 	}
-	var jobs []batchv1.Job
-	if o.observed != "" {
-		data, err := readInput(o.observed)
-		if err != nil {
-			return nil, err
-		}
-		if jobs, err = decodeJobs(o.observed, data); err != nil {
-			return nil, err
-		}
-	}
-	for i := range jobs {
-		if jobs[i].Namespace == "" {
-			jobs[i].Namespace = sj.Namespace
-		}
-	}
-	adoptUID(sj, jobs)
 
 	got := render.Render(render.Observed{SequentialJob: sj, Jobs: jobs}, now)
 	out, err := got.MarshalYAML()
@@ -123,6 +114,30 @@ func runRender(o renderOptions, clock func() time.Time) ([]byte, error) {
 	}
 	header := fmt.Sprintf("# sequentialjob render %s/%s at %s\n", sj.Namespace, sj.Name, now.UTC().Format(time.RFC3339))
 	return append([]byte(header), out...), nil
+}
+
+// parseInput parses what render reads: the SequentialJob, validated as the
+// apiserver would, and the observed Jobs (none when observed is nil), each
+// in the SequentialJob's namespace unless it names one. It is separate from
+// reading the files so that it can be fuzzed.
+func parseInput(o renderOptions, data, observed []byte) (*v1alpha1.SequentialJob, []batchv1.Job, error) {
+	sj, err := decodeSequentialJob(o.filename, data, o.namespace)
+	if err != nil {
+		return nil, nil, err
+	}
+	var jobs []batchv1.Job
+	if observed != nil {
+		if jobs, err = decodeJobs(o.observed, observed); err != nil {
+			return nil, nil, err
+		}
+	}
+	for i := range jobs {
+		if jobs[i].Namespace == "" {
+			jobs[i].Namespace = sj.Namespace
+		}
+	}
+	adoptUID(sj, jobs)
+	return sj, jobs, nil
 }
 
 func readInput(name string) ([]byte, error) {
@@ -195,10 +210,11 @@ func decodeSequentialJob(name string, data []byte, namespace string) (*v1alpha1.
 			name, v1alpha1.GroupVersion, u.GetAPIVersion(), u.GetKind())
 	}
 
-	schema, err := crd.LoadSchema()
+	schema, err := loadSchema()
 	if err != nil {
 		return nil, err
 	}
+	pruneNulls(u.Object)
 	if errs := schema.Admit(u.Object); len(errs) > 0 {
 		return nil, invalidError(name, u.GetName(), errs)
 	}
@@ -216,6 +232,33 @@ func decodeSequentialJob(name string, data []byte, namespace string) (*v1alpha1.
 	}
 	return sj, nil
 }
+
+// pruneNulls drops the null values of obj's fields, as the apiserver's
+// decoder does before validation for every field the schema does not mark
+// nullable (the CRD marks none). crd.Schema.Admit does not: without this,
+// YAML printed from the Go types, whose nil slices print as null
+// (spec.template.spec.containers: null), would be refused here although the
+// apiserver accepts it. Found by FuzzParseInput.
+func pruneNulls(obj any) {
+	switch v := obj.(type) {
+	case map[string]any:
+		for k, child := range v {
+			if child == nil {
+				delete(v, k)
+				continue
+			}
+			pruneNulls(child)
+		}
+	case []any:
+		for _, child := range v {
+			pruneNulls(child)
+		}
+	}
+}
+
+// loadSchema builds the CRD's schema and CEL validator once per process:
+// building them costs far more than validating one object.
+var loadSchema = sync.OnceValues(crd.LoadSchema)
 
 // invalidError reads like the apiserver's `SequentialJob "x" is invalid`,
 // one field error per line.

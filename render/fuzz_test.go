@@ -1,0 +1,253 @@
+package render_test
+
+// Fuzz targets for render (issue 13). `make test` runs their seed corpora
+// under testdata/fuzz/ as ordinary tests; `make fuzz` explores further.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+
+	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
+	"example.com/sequentialjob/render"
+)
+
+// FuzzRenderJSON renders arbitrary observations, decoded from JSON: no
+// panic, the same output for the same input, the input left as it was, and
+// never a Job whose name an observed Job in the namespace already has.
+func FuzzRenderJSON(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte, unix int64) {
+		var obs render.Observed
+		if json.Unmarshal(data, &obs) != nil || obs.SequentialJob == nil {
+			return
+		}
+		d := renderTwice(t, obs, fuzzTime(unix), true)
+		if len(d.Jobs) > 1 {
+			t.Fatalf("one reconcile creates at most one Job, got %d", len(d.Jobs))
+		}
+		for _, job := range d.Jobs {
+			for _, seen := range obs.Jobs {
+				if seen.Namespace == obs.SequentialJob.Namespace && seen.Name == *job.Name {
+					t.Fatalf("render wants to create Job %s, which exists (a step runs twice or a foreign Job is taken over)", seen.Name)
+				}
+			}
+		}
+	})
+}
+
+// FuzzRenderSequence runs a whole run through render, reconcile after
+// reconcile, while the fuzzer's bytes decide what the world does in
+// between: Jobs complete, fail or are deleted, the spec is edited, a status
+// write is lost, the cluster holds a step back, a dry-run rejects a step.
+// Exhausted, the bytes read as zeros, which complete the running Job each
+// round, so every run is driven to its end. Every render is checked for
+// determinism, and the sequence for the run model's promises: one Job per
+// step, a step never started twice, a Job name never used twice, one step
+// at a time, a finished run starts nothing, a succeeded run skipped none of
+// its steps, and a reconcile with nothing to change writes nothing.
+func FuzzRenderSequence(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		src := &byteSource{data: data}
+		c := newCluster(src)
+		for round := 0; round < 400; round++ {
+			obs := c.observe(src)
+			d := renderTwice(t, obs, c.now, round%16 == 0)
+			c.check(t, round, obs, d)
+			c.apply(d, src.intn(8) != 7)
+			if c.idle() {
+				c.checkFixpoint(t, round, obs)
+				if src.done() {
+					return
+				}
+			}
+			c.act(src)
+		}
+		if !src.done() {
+			return // the bytes kept the run busy: no verdict on its end
+		}
+		t.Fatalf("the run never ended: phase %s after 400 reconciles\n%s", c.sj.Status.Phase, c.describe())
+	})
+}
+
+// renderTwice renders obs twice, from copies, and fails unless both outputs
+// are equal and obs is left as it was. (reflect.DeepEqual first: cmp.Diff
+// and the YAML printer cost more than the render, and fuzzing wants speed.)
+// printed says whether to print both outputs too and compare the text, as
+// the golden tests and the CLI see it.
+func renderTwice(t *testing.T, obs render.Observed, now time.Time, printed bool) render.Desired {
+	t.Helper()
+	before := deepCopyObserved(obs)
+	first := render.Render(obs, now)
+	second := render.Render(deepCopyObserved(obs), now)
+	if !reflect.DeepEqual(before, obs) {
+		t.Fatalf("Render modified its input:\n%s", cmp.Diff(before, obs))
+	}
+	if !reflect.DeepEqual(first, second) {
+		t.Fatalf("the same input rendered twice differs:\n%s", cmp.Diff(first, second))
+	}
+	if printed {
+		a, errA := first.MarshalYAML()
+		b, errB := second.MarshalYAML()
+		if errA != nil || errB != nil {
+			t.Fatalf("printing the output: %v, %v", errA, errB)
+		}
+		if !bytes.Equal(a, b) {
+			t.Fatalf("the same input rendered twice prints differently:\n%s", cmp.Diff(string(a), string(b)))
+		}
+	}
+	return first
+}
+
+func deepCopyObserved(obs render.Observed) render.Observed {
+	out := render.Observed{SequentialJob: obs.SequentialJob.DeepCopy()}
+	for _, job := range obs.Jobs {
+		out.Jobs = append(out.Jobs, *job.DeepCopy())
+	}
+	if obs.Problem != nil {
+		p := *obs.Problem
+		out.Problem = &p
+	}
+	if obs.Rejected != nil {
+		out.Rejected = map[string]render.Rejection{}
+		for k, v := range obs.Rejected {
+			out.Rejected[k] = v
+		}
+	}
+	return out
+}
+
+// fuzzTime maps any int64 to a second between 1970 and 9999: the reconciler
+// passes time.Now(), and the CLI an RFC3339 time, which has four digits.
+func fuzzTime(unix int64) time.Time {
+	const span = 253402300799 // 9999-12-31T23:59:59Z
+	if unix < 0 {
+		unix = -(unix + 1)
+	}
+	return time.Unix(unix%span, 0).UTC()
+}
+
+// check holds one render to the run model, against everything created so
+// far in the simulated cluster.
+func (c *cluster) check(t *testing.T, round int, obs render.Observed, d render.Desired) {
+	t.Helper()
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Fatalf("reconcile %d: %s\n%s", round, fmt.Sprintf(format, args...), c.describe())
+	}
+	if len(d.Jobs) > 1 {
+		fail("one reconcile creates at most one Job, got %d", len(d.Jobs))
+	}
+	if len(d.Jobs) > 0 {
+		if p := obs.SequentialJob.Status.Phase; p == v1alpha1.PhaseSucceeded || p == v1alpha1.PhaseFailed {
+			fail("the run had ended (%s), yet render creates Job %s", p, *d.Jobs[0].Name)
+		}
+		if running := c.runningJobs(); len(running) > 0 {
+			fail("Job %s is created while Job %s still runs", *d.Jobs[0].Name, running[0].Name)
+		}
+	}
+	for _, job := range d.Jobs {
+		name, step := *job.Name, job.Labels[v1alpha1.LabelStepName]
+		if prev, ok := c.created[name]; ok {
+			fail("Job name %s is used twice: for step %q, and now for step %q", name, prev, step)
+		}
+		if prev, ok := c.started[step]; ok {
+			fail("step %q starts twice: as Job %s, and now as Job %s", step, prev, name)
+		}
+		if !slices.ContainsFunc(obs.SequentialJob.Spec.Containers, func(ct corev1.Container) bool { return ct.Name == step }) {
+			fail("step %q starts but is not in the current spec", step)
+		}
+		c.created[name], c.started[step] = step, name
+	}
+
+	status := d.Status
+	if len(status.Steps) > v1alpha1.MaxRecordedSteps {
+		fail("status.steps has %d entries, more than the CRD's %d", len(status.Steps), v1alpha1.MaxRecordedSteps)
+	}
+	seen := map[string]bool{}
+	var counts v1alpha1.ExecutionState
+	for i, step := range status.Steps {
+		if step.Name != "" && seen[step.Name] {
+			fail("step %q has two entries in status.steps", step.Name)
+		}
+		seen[step.Name] = true
+		if want := render.JobName(c.sj.Name, i); step.JobName != want {
+			fail("entry %d's Job is %s, want %s", i, step.JobName, want)
+		}
+		if created, ok := c.created[step.JobName]; step.Phase != v1alpha1.PhasePending && step.Name != "" && (!ok || created != step.Name) {
+			fail("entry %d says step %q ran as Job %s, which was created for %q", i, step.Name, step.JobName, created)
+		}
+		switch step.Phase {
+		case v1alpha1.PhaseRunning:
+			counts.Active++
+		case v1alpha1.PhaseSucceeded:
+			counts.Succeeded++
+		case v1alpha1.PhaseFailed:
+			counts.Failed++
+		}
+	}
+	if counts != status.State {
+		fail("status.state %+v does not count status.steps %+v", status.State, counts)
+	}
+	if status.State.Active > 1 {
+		fail("%d steps run at once", status.State.Active)
+	}
+	if status.Phase == v1alpha1.PhaseSucceeded && obs.SequentialJob.Status.Phase != v1alpha1.PhaseSucceeded {
+		for _, ct := range obs.SequentialJob.Spec.Containers {
+			i := slices.IndexFunc(status.Steps, func(s v1alpha1.StepStatus) bool { return s.Name == ct.Name })
+			if i < 0 || status.Steps[i].Phase != v1alpha1.PhaseSucceeded {
+				fail("the run succeeded but step %q of the spec did not", ct.Name)
+			}
+		}
+	}
+}
+
+// idle is true when nothing is running and the stored status records it:
+// the next reconcile has nothing new to react to.
+func (c *cluster) idle() bool {
+	if len(c.runningJobs()) > 0 {
+		return false
+	}
+	p := c.sj.Status.Phase
+	return p == v1alpha1.PhaseSucceeded || p == v1alpha1.PhaseFailed
+}
+
+// checkFixpoint: once a run has ended and its status is written, a
+// reconcile with nothing new writes nothing and creates nothing.
+func (c *cluster) checkFixpoint(t *testing.T, round int, prev render.Observed) {
+	t.Helper()
+	obs := render.Observed{SequentialJob: c.sj.DeepCopy(), Problem: prev.Problem, Rejected: prev.Rejected}
+	for _, name := range c.sortedJobNames() {
+		obs.Jobs = append(obs.Jobs, *c.jobs[name].DeepCopy())
+	}
+	d := render.Render(obs, c.now)
+	if len(d.Jobs) > 0 || d.StatusChanged || len(d.Events) > 0 {
+		out, _ := d.MarshalYAML()
+		t.Fatalf("reconcile %d: the run has ended and nothing changed, yet a reconcile acts:\n%s\n%s", round, out, c.describe())
+	}
+}
+
+// describe prints the simulated cluster for a failure message.
+func (c *cluster) describe() string {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "spec steps:")
+	for _, ct := range c.sj.Spec.Containers {
+		fmt.Fprintf(&b, " %s", ct.Name)
+	}
+	fmt.Fprintf(&b, "\nstatus: phase %s, steps:", c.sj.Status.Phase)
+	for _, s := range c.sj.Status.Steps {
+		fmt.Fprintf(&b, " %s=%s(%s)", s.Name, s.Phase, s.Reason)
+	}
+	fmt.Fprintf(&b, "\njobs:")
+	for _, name := range c.sortedJobNames() {
+		job := c.jobs[name]
+		fmt.Fprintf(&b, " %s[%s finished=%t deleting=%t]", name, job.Labels[v1alpha1.LabelStepName], jobFinished(job), job.DeletionTimestamp != nil)
+	}
+	return b.String()
+}

@@ -1,0 +1,294 @@
+package render_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+
+	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
+	"example.com/sequentialjob/render"
+)
+
+// byteSource turns fuzzer bytes into decisions. Exhausted, it answers 0,
+// so every input, however short, is a complete scenario.
+type byteSource struct{ data []byte }
+
+func (b *byteSource) next() byte {
+	if len(b.data) == 0 {
+		return 0
+	}
+	v := b.data[0]
+	b.data = b.data[1:]
+	return v
+}
+
+// intn is a number in [0, n).
+func (b *byteSource) intn(n int) int { return int(b.next()) % n }
+
+func (b *byteSource) done() bool { return len(b.data) == 0 }
+
+// stepPool is the step names a scenario picks from. It is small on purpose:
+// edits then remove and re-add the same names, the case that could run a
+// step twice.
+var stepPool = []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"}
+
+// sjNames covers the short name of the seed's examples, the longest name
+// the CRD admits, and names stored before that rule existed, whose Job
+// names render shortens with a hash.
+var sjNames = []string{"run", strings.Repeat("n", v1alpha1.MaxNameLength), strings.Repeat("x", 61), strings.Repeat("y", 63), strings.Repeat("z", 200)}
+
+// cluster is what a sequence of reconciles acts on: the SequentialJob as
+// stored and the Jobs that exist. It plays the apiserver, the Job controller
+// and the people who edit and delete things, as the fuzzer's bytes decide.
+type cluster struct {
+	sj   *v1alpha1.SequentialJob
+	jobs map[string]*batchv1.Job // by name
+	now  time.Time
+
+	// What every render so far created: Job name -> step name, and the
+	// steps started in this run. The properties are checked against them.
+	created map[string]string
+	started map[string]string // step name -> Job name
+}
+
+func newCluster(src *byteSource) *cluster {
+	sj := &v1alpha1.SequentialJob{
+		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "SequentialJob"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: sjNames[src.intn(len(sjNames))], UID: "sj-uid", Generation: 1},
+	}
+	if src.intn(4) == 3 {
+		sj.Spec.Template.Spec.ServiceAccountName = "runner"
+		sj.Spec.Template.Labels = map[string]string{"team": "data"}
+	}
+	if src.intn(4) == 3 {
+		sj.Spec.BackoffLimit = ptr.To(int32(src.intn(7)))
+	}
+	// Most scenarios have a few steps; some have the most the CRD allows,
+	// which edits can push past the run's step limit.
+	n := 1 + src.intn(6)
+	if src.intn(8) == 7 {
+		n = v1alpha1.MaxSteps
+	}
+	for i := range n {
+		sj.Spec.Containers = append(sj.Spec.Containers, container(stepName(i), sj.Generation))
+	}
+	return &cluster{sj: sj, jobs: map[string]*batchv1.Job{}, created: map[string]string{}, started: map[string]string{},
+		now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+// stepName is the pool's name i, and beyond the pool a generated one, so a
+// 64-step spec has unique names as the CRD requires.
+func stepName(i int) string {
+	if i < len(stepPool) {
+		return stepPool[i]
+	}
+	return "s" + strconv.Itoa(i)
+}
+
+func container(name string, generation int64) corev1.Container {
+	return corev1.Container{Name: name, Image: "busybox", Args: []string{fmt.Sprintf("echo %s v%d", name, generation)}}
+}
+
+// observe is what one reconcile sees: the stored SequentialJob and the
+// Jobs that exist, in a deterministic order.
+func (c *cluster) observe(src *byteSource) render.Observed {
+	obs := render.Observed{SequentialJob: c.sj.DeepCopy()}
+	names := make([]string, 0, len(c.jobs))
+	for name := range c.jobs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		obs.Jobs = append(obs.Jobs, *c.jobs[name].DeepCopy())
+	}
+	switch src.intn(16) { // zero, as exhausted bytes read, is a plain observation
+	case 14:
+		// Something only the cluster knows holds the next step back.
+		obs.Problem = &render.Problem{ConditionType: v1alpha1.ConditionResourcesUnavailable,
+			Reason: v1alpha1.ReasonServiceAccountNotFound, Message: `ServiceAccount "runner" not found`}
+	case 15:
+		// The server-side dry-run rejects one of the current spec's steps.
+		steps := c.sj.Spec.Containers
+		obs.Rejected = map[string]render.Rejection{steps[src.intn(len(steps))].Name: {
+			Reason: v1alpha1.ReasonInvalidStep, Message: "spec.template.spec.containers[0].image: Required value"}}
+	}
+	return obs
+}
+
+// apply does what the reconciler does with a render: create the Jobs, write
+// the status (unless the fuzzer makes that write fail, as after a crash
+// between the two), and release the finalizers of recorded Jobs.
+func (c *cluster) apply(d render.Desired, statusWritten bool) {
+	for _, intent := range d.Jobs {
+		data, err := json.Marshal(intent)
+		if err != nil {
+			panic(err)
+		}
+		job := &batchv1.Job{}
+		if err := json.Unmarshal(data, job); err != nil {
+			panic(err)
+		}
+		job.UID = types.UID("job-uid-" + job.Name)
+		job.CreationTimestamp = metav1.NewTime(c.now)
+		c.jobs[job.Name] = job
+	}
+	if !statusWritten {
+		return
+	}
+	c.sj.Status = d.Status
+	for _, name := range d.Release {
+		job := c.jobs[name]
+		job.Finalizers = slices.DeleteFunc(job.Finalizers, func(f string) bool { return f == v1alpha1.FinalizerStepResult })
+		if job.DeletionTimestamp != nil && len(job.Finalizers) == 0 {
+			delete(c.jobs, name)
+		}
+	}
+}
+
+// act is one thing the world does between two reconciles.
+func (c *cluster) act(src *byteSource) {
+	c.now = c.now.Add(time.Duration(src.intn(120)) * time.Second)
+	running := c.runningJobs()
+	switch op := src.intn(12); {
+	case op < 3 && len(running) > 0:
+		c.finish(running[src.intn(len(running))], batchv1.JobComplete, "CompletionsReached", src.intn(2) == 0)
+	case op == 3 && len(running) > 0:
+		reasons := []string{"BackoffLimitExceeded", "DeadlineExceeded", "PodFailurePolicy"}
+		c.finish(running[src.intn(len(running))], batchv1.JobFailed, reasons[src.intn(len(reasons))], src.intn(2) == 0)
+	case op == 4 && len(running) > 0:
+		// Interim conditions only: the pods may still be terminating.
+		job := running[src.intn(len(running))]
+		interim := []batchv1.JobConditionType{batchv1.JobSuccessCriteriaMet, batchv1.JobFailureTarget}[src.intn(2)]
+		job.Status.Conditions = append(job.Status.Conditions, jobCondition(interim, "Interim", c.now))
+	case op == 5 && len(c.jobs) > 0:
+		c.delete(c.anyJob(src), src.intn(4) == 0)
+	case op >= 6 && op < 9:
+		c.edit(src)
+	}
+}
+
+func (c *cluster) runningJobs() []*batchv1.Job {
+	var out []*batchv1.Job
+	for _, name := range c.sortedJobNames() {
+		if job := c.jobs[name]; !jobFinished(job) {
+			out = append(out, job)
+		}
+	}
+	return out
+}
+
+func (c *cluster) anyJob(src *byteSource) *batchv1.Job {
+	names := c.sortedJobNames()
+	return c.jobs[names[src.intn(len(names))]]
+}
+
+func (c *cluster) sortedJobNames() []string {
+	names := make([]string, 0, len(c.jobs))
+	for name := range c.jobs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// finish ends a Job as the Job controller does: the interim condition, then
+// the terminal one.
+func (c *cluster) finish(job *batchv1.Job, terminal batchv1.JobConditionType, reason string, withInterim bool) {
+	at := metav1.NewTime(c.now)
+	if withInterim {
+		interim := batchv1.JobSuccessCriteriaMet
+		if terminal == batchv1.JobFailed {
+			interim = batchv1.JobFailureTarget
+		}
+		job.Status.Conditions = append(job.Status.Conditions, jobCondition(interim, reason, at.Time))
+	}
+	job.Status.Conditions = append(job.Status.Conditions, jobCondition(terminal, reason, at.Time))
+	if terminal == batchv1.JobComplete {
+		job.Status.CompletionTime = &at
+	}
+}
+
+// delete deletes a Job as the apiserver does: it waits for its finalizers.
+// stripFinalizer is someone removing the step-result finalizer by hand,
+// which the run model survives (the step fails as JobDeleted) once status
+// records the step as started. Stripped before that, after a lost status
+// write, nothing records that the step ran: outside the model's promise.
+func (c *cluster) delete(job *batchv1.Job, stripFinalizer bool) {
+	if stripFinalizer && c.recorded(job.Name) {
+		job.Finalizers = nil
+	}
+	if len(job.Finalizers) == 0 {
+		delete(c.jobs, job.Name)
+		return
+	}
+	at := metav1.NewTime(c.now)
+	job.DeletionTimestamp = &at
+}
+
+// edit changes the spec as a user may, within what the CRD admits: at
+// least one step, at most MaxSteps, unique names.
+func (c *cluster) edit(src *byteSource) {
+	steps := slices.Clone(c.sj.Spec.Containers)
+	c.sj.Generation++
+	names := map[string]bool{}
+	for _, s := range steps {
+		names[s.Name] = true
+	}
+	switch src.intn(5) {
+	case 0: // insert a step, often one that ran before
+		name := stepPool[src.intn(len(stepPool))]
+		if !names[name] && len(steps) < v1alpha1.MaxSteps {
+			at := src.intn(len(steps) + 1)
+			steps = slices.Insert(steps, at, container(name, c.sj.Generation))
+		}
+	case 1: // remove a step
+		if len(steps) > 1 {
+			at := src.intn(len(steps))
+			steps = slices.Delete(steps, at, at+1)
+		}
+	case 2: // swap two steps
+		i, j := src.intn(len(steps)), src.intn(len(steps))
+		steps[i], steps[j] = steps[j], steps[i]
+	case 3: // rename a step
+		name := stepPool[src.intn(len(stepPool))]
+		if !names[name] {
+			steps[src.intn(len(steps))].Name = name
+		}
+	case 4: // change a step's command only
+		i := src.intn(len(steps))
+		steps[i] = container(steps[i].Name, c.sj.Generation)
+	}
+	c.sj.Spec.Containers = steps
+}
+
+// recorded is true when the stored status records jobName's step as started.
+func (c *cluster) recorded(jobName string) bool {
+	return slices.ContainsFunc(c.sj.Status.Steps, func(s v1alpha1.StepStatus) bool {
+		return s.JobName == jobName && s.Phase != v1alpha1.PhasePending
+	})
+}
+
+func jobCondition(t batchv1.JobConditionType, reason string, at time.Time) batchv1.JobCondition {
+	return batchv1.JobCondition{Type: t, Status: corev1.ConditionTrue, Reason: reason, Message: "set by the simulation",
+		LastTransitionTime: metav1.NewTime(at), LastProbeTime: metav1.NewTime(at)}
+}
+
+// jobFinished is true once a Job has a terminal condition, or is being
+// deleted (its pods go with it).
+func jobFinished(job *batchv1.Job) bool {
+	for _, cond := range job.Status.Conditions {
+		if cond.Status == corev1.ConditionTrue && (cond.Type == batchv1.JobComplete || cond.Type == batchv1.JobFailed) {
+			return true
+		}
+	}
+	return job.DeletionTimestamp != nil
+}
