@@ -146,8 +146,10 @@ bench-cluster: $(CLUSTER_BINS) ## CLUSTER_RUNS SequentialJobs x 3 steps on the l
 # go test -fuzz takes one target per run, so each target gets FUZZTIME.
 # A crasher is written to the target's testdata/fuzz/ and fails the run;
 # committed, it becomes a regression seed that `make test` runs.
+# Minimizing each new interesting input takes up to a minute by default,
+# which starves a target whose inputs are documents of a few kilobytes.
 FUZZTIME  ?= 10m
-FUZZ_ARGS ?=
+FUZZ_ARGS ?= -fuzzminimizetime 5s
 
 .PHONY: fuzz
 fuzz: ## Every fuzz target (func Fuzz* in a committed _test.go), FUZZTIME each.
