@@ -123,7 +123,7 @@ test: verify $(CLUSTER_BINS) build ## Every tier: unit, envtest, e2e; and the im
 
 .PHONY: test-unit
 test-unit: ## Unit tier only (no binaries).
-	go test -short ./render/... ./config/crd/... ./policies/... ./cmd/... -count=1
+	go test -short ./render/... ./config/crd/... ./policies/... ./cmd/... ./test/badinput/... -count=1
 
 .PHONY: bench
 bench: $(KUBE_BINS) ## Benchmarks of the hot paths: render (pure), and a reconciled run on envtest (API requests per run).

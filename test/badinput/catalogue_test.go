@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -36,6 +37,12 @@ var namespaceLabels = map[string]map[string]string{
 	"enforce":  {"policies.batch.example.com/mode": "enforce"},
 }
 
+// limitedUser may create SequentialJobs and Jobs, and nothing else: not
+// impersonate a ServiceAccount, as the built-in edit role may.
+const limitedUser = "limited"
+
+var limitedRules = []rbacv1.PolicyRule{{Verbs: []string{"create"}, APIGroups: []string{"batch"}, Resources: []string{"jobs"}}}
+
 // badCase is one file of cases/ (see doc.go for the header).
 type badCase struct {
 	Name      string
@@ -43,7 +50,10 @@ type badCase struct {
 	Message   string
 	Namespace string
 	Old       string
-	Why       string
+	// User, when set, is "limited": the request is made by a user who may
+	// create SequentialJobs and Jobs in the namespace, and nothing else.
+	User string
+	Why  string
 	// Gap says why layer does not refuse the case yet, and the fix: until
 	// then the tests hold it to today's behaviour (admitted; its first Job
 	// is created), so that they fail, and the case is moved, once fixed.
@@ -124,6 +134,8 @@ func parseHeader(raw []byte) (badCase, error) {
 			c.Namespace = value
 		case "old":
 			c.Old = value
+		case "user":
+			c.User = value
 		case "why":
 			c.Why = value
 		case "gap":
@@ -142,6 +154,9 @@ func parseHeader(raw []byte) (badCase, error) {
 		return c, fmt.Errorf("a %s case needs a message: what the user reads", c.Layer)
 	case c.Why == "":
 		return c, fmt.Errorf("why is required: say what the case is about")
+	}
+	if c.User != "" && c.User != limitedUser {
+		return c, fmt.Errorf("user %q is not %s", c.User, limitedUser)
 	}
 	if _, ok := namespaceLabels[c.Namespace]; !ok {
 		return c, fmt.Errorf("namespace %q is not one of baseline, enforce", c.Namespace)

@@ -9,6 +9,7 @@
 //	# message: step names (spec.containers[].name) must be unique
 //	# namespace: baseline          (optional)
 //	# old: stored/running.yaml     (optional: the case is an update of that object)
+//	# user: limited                (optional: who sends it; default an admin)
 //	# why: what the case is about,
 //	#   continued on lines that start with "#   ".
 //
@@ -31,6 +32,8 @@
 // baseline, enforce enforces the organisation policies
 // (policies.batch.example.com/mode: enforce); without it, none.
 // old names the stored object, status included, that the case replaces.
+// user limited is a user who may create SequentialJobs and Jobs and nothing
+// else; without it the request is an admin's (offline: a namespace editor's).
 //
 // Two more keys record what does not work yet, so that the catalogue says
 // what should happen while its tests stay green and fail once it is fixed:

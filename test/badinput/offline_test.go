@@ -89,6 +89,10 @@ func policyCase(c badCase, obj, old map[string]any) *policytest.Case {
 	if c.update() {
 		pc.Operation, pc.OldObject = "UPDATE", old
 	}
+	if c.User == limitedUser {
+		rules := limitedRules
+		pc.User, pc.Permissions = limitedUser, &rules
+	}
 	return pc
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,6 +22,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -46,6 +49,8 @@ type online struct {
 	env  *testenv.Env
 	kube kubernetes.Interface
 	dyn  dynamic.Interface
+	// limited is a client of limitedUser.
+	limited kubernetes.Interface
 }
 
 // TestOnline sends every case to a real apiserver as kubectl would: the
@@ -119,8 +124,27 @@ func startOnline(t *testing.T) *online {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespaceName(badCase{Namespace: key}), Labels: labels}}
 		_, err := o.kube.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
 		require.NoError(t, err)
+		o.grantLimited(t, ns.Name)
 	}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: limitedUser}
+	o.limited = kubernetes.NewForConfigOrDie(cfg)
 	return o
+}
+
+// grantLimited gives limitedUser its rules in ns, and what reaching
+// admission needs: create SequentialJobs.
+func (o *online) grantLimited(t *testing.T, ns string) {
+	t.Helper()
+	rules := append(slices.Clone(limitedRules), rbacv1.PolicyRule{Verbs: []string{"create", "get"}, APIGroups: []string{"batch.example.com"}, Resources: []string{"sequentialjobs"}})
+	_, err := o.kube.RbacV1().Roles(ns).Create(t.Context(), &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: limitedUser}, Rules: rules}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	_, err = o.kube.RbacV1().RoleBindings(ns).Create(t.Context(), &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: limitedUser},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: limitedUser},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: limitedUser}},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
 }
 
 // admit sends the case and checks what the user sees. It reports whether
@@ -129,6 +153,10 @@ func (o *online) admit(t *testing.T, c badCase) bool {
 	t.Helper()
 	ctx := t.Context()
 	ns := namespaceName(c)
+	kube := o.kube
+	if c.User == limitedUser {
+		kube = o.limited
+	}
 	var send func(dryRun bool) error
 	var name string
 	var generation int64
@@ -142,16 +170,16 @@ func (o *online) admit(t *testing.T, c badCase) bool {
 		body, err := json.Marshal(u.Object)
 		require.NoError(t, err)
 		send = func(dryRun bool) error {
-			return o.request(ctx, "PUT", "/apis/batch.example.com/v1alpha1/namespaces/"+ns+"/sequentialjobs/"+name, "application/json", body, dryRun)
+			return request(ctx, kube, "PUT", "/apis/batch.example.com/v1alpha1/namespaces/"+ns+"/sequentialjobs/"+name, "application/json", body, dryRun)
 		}
 	} else {
 		send = func(dryRun bool) error {
-			return o.request(ctx, "POST", "/apis/batch.example.com/v1alpha1/namespaces/"+ns+"/sequentialjobs", "application/yaml", c.Raw, dryRun)
+			return request(ctx, kube, "POST", "/apis/batch.example.com/v1alpha1/namespaces/"+ns+"/sequentialjobs", "application/yaml", c.Raw, dryRun)
 		}
 	}
 	if c.layerToday() == layerPolicy {
-		// Bindings take effect a moment after they are created: wait, in
-		// dry-run, until this one speaks.
+		// Bindings, and RBAC, take effect a moment after they are created:
+		// wait, in dry-run, until this one speaks.
 		var last error
 		require.Eventually(t, func() bool {
 			last = send(true)
@@ -180,8 +208,8 @@ func (o *online) admit(t *testing.T, c badCase) bool {
 
 // request sends body as kubectl does with its default strict field
 // validation, and returns the apiserver's error.
-func (o *online) request(ctx context.Context, method, path, contentType string, body []byte, dryRun bool) error {
-	req := o.kube.CoreV1().RESTClient().Verb(method).AbsPath(path).Param("fieldValidation", "Strict").
+func request(ctx context.Context, kube kubernetes.Interface, method, path, contentType string, body []byte, dryRun bool) error {
+	req := kube.CoreV1().RESTClient().Verb(method).AbsPath(path).Param("fieldValidation", "Strict").
 		SetHeader("Content-Type", contentType).Body(body)
 	if dryRun {
 		req = req.Param("dryRun", "All")
