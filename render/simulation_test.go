@@ -57,7 +57,8 @@ type cluster struct {
 	// What every render so far created: Job name -> step name, and the
 	// steps started in this run. The properties are checked against them.
 	created map[string]string
-	started map[string]string // step name -> Job name
+	started map[string]string // finally/step/attempt -> Job name
+	retries int
 }
 
 func newCluster(src *byteSource) *cluster {
@@ -80,6 +81,19 @@ func newCluster(src *byteSource) *cluster {
 	}
 	for i := range n {
 		sj.Spec.Containers = append(sj.Spec.Containers, container(stepName(i), sj.Generation))
+	}
+	// The step controls of issue 10: finally steps, a step allowed to
+	// fail, a run deadline.
+	if src.intn(4) == 3 {
+		for i := range 1 + src.intn(2) {
+			sj.Spec.Finally = append(sj.Spec.Finally, container("fin-"+strconv.Itoa(i), sj.Generation))
+		}
+	}
+	if src.intn(4) == 3 {
+		sj.Spec.StepSettings = []v1alpha1.StepSettings{{Name: sj.Spec.Containers[src.intn(n)].Name, OnFailure: v1alpha1.OnFailureContinue}}
+	}
+	if src.intn(6) == 5 {
+		sj.Spec.RunDeadlineSeconds = ptr.To(int64(60 * (1 + src.intn(10))))
 	}
 	return &cluster{sj: sj, jobs: map[string]*batchv1.Job{}, created: map[string]string{}, started: map[string]string{},
 		now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
@@ -141,6 +155,18 @@ func (c *cluster) apply(d render.Desired, statusWritten bool) {
 		job.CreationTimestamp = metav1.NewTime(c.now)
 		c.jobs[job.Name] = job
 	}
+	for _, control := range d.JobControls {
+		job := c.jobs[*control.Name]
+		if job == nil || control.Spec == nil {
+			continue
+		}
+		if control.Spec.Suspend != nil {
+			job.Spec.Suspend = ptr.To(*control.Spec.Suspend)
+		}
+		if control.Spec.ActiveDeadlineSeconds != nil {
+			job.Spec.ActiveDeadlineSeconds = ptr.To(*control.Spec.ActiveDeadlineSeconds)
+		}
+	}
 	if !statusWritten {
 		return
 	}
@@ -157,7 +183,19 @@ func (c *cluster) apply(d render.Desired, statusWritten bool) {
 // act is one thing the world does between two reconciles.
 func (c *cluster) act(src *byteSource) {
 	c.now = c.now.Add(time.Duration(src.intn(120)) * time.Second)
-	running := c.runningJobs()
+	// The Job controller fails a Job the controller stopped (its
+	// activeDeadlineSeconds set to 1 when the run deadline passed).
+	for _, job := range c.runningJobs() {
+		if ptr.Deref(job.Spec.ActiveDeadlineSeconds, 0) == 1 {
+			c.finish(job, batchv1.JobFailed, "DeadlineExceeded", true)
+		}
+	}
+	// Out of bytes, the run is resumed so that it can end.
+	if src.done() && ptr.Deref(c.sj.Spec.Suspend, false) {
+		c.sj.Spec.Suspend = nil
+		c.sj.Generation++
+	}
+	running := c.progressing()
 	switch op := src.intn(12); {
 	case op < 3 && len(running) > 0:
 		c.finish(running[src.intn(len(running))], batchv1.JobComplete, "CompletionsReached", src.intn(2) == 0)
@@ -173,7 +211,20 @@ func (c *cluster) act(src *byteSource) {
 		c.delete(c.anyJob(src), src.intn(4) == 0)
 	case op >= 6 && op < 9:
 		c.edit(src)
+	case op == 9:
+		c.sj.Spec.Suspend = ptr.To(!ptr.Deref(c.sj.Spec.Suspend, false))
+		c.sj.Generation++
+	case op == 10:
+		// A new retry token: a retry of a Failed run, ignored otherwise.
+		c.retries++
+		c.sj.Spec.RetryToken = "retry-" + strconv.Itoa(c.retries)
+		c.sj.Generation++
 	}
+}
+
+// progressing are the running Jobs that can end: not suspended.
+func (c *cluster) progressing() []*batchv1.Job {
+	return slices.DeleteFunc(c.runningJobs(), func(job *batchv1.Job) bool { return ptr.Deref(job.Spec.Suspend, false) })
 }
 
 func (c *cluster) runningJobs() []*batchv1.Job {
@@ -268,11 +319,16 @@ func (c *cluster) edit(src *byteSource) {
 		steps[i] = container(steps[i].Name, c.sj.Generation)
 	}
 	c.sj.Spec.Containers = steps
+	// The CRD refuses settings for a step that is gone.
+	c.sj.Spec.StepSettings = slices.DeleteFunc(slices.Clone(c.sj.Spec.StepSettings), func(ss v1alpha1.StepSettings) bool {
+		return !slices.ContainsFunc(steps, func(ct corev1.Container) bool { return ct.Name == ss.Name })
+	})
 }
 
 // recorded is true when the stored status records jobName's step as started.
 func (c *cluster) recorded(jobName string) bool {
-	return slices.ContainsFunc(c.sj.Status.Steps, func(s v1alpha1.StepStatus) bool {
+	entries := append(slices.Clone(c.sj.Status.Steps), c.sj.Status.Finally...)
+	return slices.ContainsFunc(entries, func(s v1alpha1.StepStatus) bool {
 		return s.JobName == jobName && s.Phase != v1alpha1.PhasePending
 	})
 }
