@@ -58,8 +58,8 @@ type badCase struct {
 	// then the tests hold it to today's behaviour (admitted; its first Job
 	// is created), so that they fail, and the case is moved, once fixed.
 	Gap string
-	// OfflineGap says why config/crd's offline validator admits a case the
-	// apiserver refuses: the offline test expects it admitted by the CRD.
+	// OfflineGap says why config/crd's offline validator disagrees with the
+	// apiserver on the case: the offline test expects the opposite verdict.
 	OfflineGap string
 	// Raw is the file as a user applies it.
 	Raw []byte

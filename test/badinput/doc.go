@@ -39,6 +39,7 @@
 // what should happen while its tests stay green and fail once it is fixed:
 //   - gap: why layer does not refuse the case today, and the fix. The tests
 //     hold the case to today's behaviour (admitted, its first Job created).
-//   - offline-gap: why config/crd's offline validator admits a case the
-//     apiserver refuses. The offline test expects the CRD to admit it.
+//   - offline-gap: why config/crd's offline validator disagrees with the
+//     apiserver. The offline test expects the opposite of the apiserver's
+//     verdict from it.
 package badinput
