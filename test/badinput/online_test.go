@@ -181,11 +181,12 @@ func (o *online) admit(t *testing.T, c badCase) bool {
 		// Bindings, and RBAC, take effect a moment after they are created:
 		// wait, in dry-run, until this one speaks.
 		var last error
-		require.Eventually(t, func() bool {
+		if !assert.Eventually(t, func() bool {
 			last = send(true)
 			return last != nil && strings.Contains(last.Error(), c.Message)
-		}, waitFor, tick, "the policy never refused it with %q", c.Message)
-		_ = last
+		}, waitFor, tick) {
+			require.FailNow(t, "the policy never refused it with its message", "want %q, last response: %v", c.Message, last)
+		}
 	}
 	err := send(false)
 	if c.admitted() {
