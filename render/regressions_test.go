@@ -43,3 +43,32 @@ func TestEditWhileFinallyRuns(t *testing.T) {
 	assert.Equal(t, v1alpha1.PhaseRunning, d.Status.Phase)
 	assert.True(t, d.Status.Progress.InFinally, "the run is still in its finally steps")
 }
+
+// TestRetryAfterReorder (FuzzRenderSequence, seed 019009563e993cf9): a
+// failed, then the user moves b before a and asks for a retry in one edit.
+// The retry re-runs a, the failed step, as its attempt 2; b has not run
+// and runs once, as attempt 1.
+//
+// Today the re-opened entry 0 is filled again in spec order: b takes it,
+// with a's attempt, as Job pipeline-0-r2; a's record is gone. Later edits
+// can then start b a second time (the seed does, as pipeline-3-r2). Fix
+// (render/retry.go or record.go): a retry re-opens the failed entry for the
+// same step, by name, keeping its place; the pending steps of the current
+// spec follow the entries that ran, as always.
+func TestRetryAfterReorder(t *testing.T) {
+	sim := fixtures.NewSim(fixtures.MakeSequentialJob("default", "pipeline").Steps("a", "b").Obj(),
+		time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	require.Len(t, sim.Render().Jobs, 1, "a starts")
+	sim.Advance(time.Minute).Fail("pipeline-0", "BackoffLimitExceeded", 1, "")
+	require.Equal(t, v1alpha1.PhaseFailed, sim.Render().Status.Phase)
+
+	sim.Advance(time.Minute).Edit(func(spec *v1alpha1.SequentialJobSpec) {
+		spec.Containers[0], spec.Containers[1] = spec.Containers[1], spec.Containers[0]
+		spec.RetryToken = "fixed"
+	})
+	d := sim.Render()
+	require.Len(t, d.Jobs, 1)
+	assert.Equal(t, "a", d.Jobs[0].Labels[v1alpha1.LabelStepName], "the retry re-runs the failed step")
+	assert.Equal(t, "pipeline-0-r2", *d.Jobs[0].Name)
+	assert.Equal(t, "a", d.Status.Steps[0].Name)
+}
