@@ -59,6 +59,8 @@ type cluster struct {
 	created map[string]string
 	started map[string]string // finally/step/attempt -> Job name
 	retries int
+	// invalid is a step of the spec the apiserver refuses as invalid.
+	invalid string
 }
 
 func newCluster(src *byteSource) *cluster {
@@ -95,8 +97,12 @@ func newCluster(src *byteSource) *cluster {
 	if src.intn(6) == 5 {
 		sj.Spec.RunDeadlineSeconds = ptr.To(int64(60 * (1 + src.intn(10))))
 	}
-	return &cluster{sj: sj, jobs: map[string]*batchv1.Job{}, created: map[string]string{}, started: map[string]string{},
+	c := &cluster{sj: sj, jobs: map[string]*batchv1.Job{}, created: map[string]string{}, started: map[string]string{},
 		now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	if src.intn(8) == 7 {
+		c.invalid = sj.Spec.Containers[src.intn(n)].Name
+	}
+	return c
 }
 
 // stepName is the pool's name i, and beyond the pool a generated one, so a
@@ -124,15 +130,16 @@ func (c *cluster) observe(src *byteSource) render.Observed {
 	for _, name := range names {
 		obs.Jobs = append(obs.Jobs, *c.jobs[name].DeepCopy())
 	}
-	switch src.intn(16) { // zero, as exhausted bytes read, is a plain observation
-	case 14:
+	if src.intn(16) == 15 { // zero, as exhausted bytes read, is a plain observation
 		// Something only the cluster knows holds the next step back.
 		obs.Problem = &render.Problem{ConditionType: v1alpha1.ConditionResourcesUnavailable,
 			Reason: v1alpha1.ReasonServiceAccountNotFound, Message: `ServiceAccount "runner" not found`}
-	case 15:
-		// The server-side dry-run rejects one of the current spec's steps.
-		steps := c.sj.Spec.Containers
-		obs.Rejected = map[string]render.Rejection{steps[src.intn(len(steps))].Name: {
+	}
+	// The controller dry-runs the steps after each spec change while the
+	// run is active, and the apiserver refuses the spec's invalid step, if
+	// it has one, every time.
+	if c.invalid != "" && c.sj.Generation != c.sj.Status.ObservedGeneration {
+		obs.Rejected = map[string]render.Rejection{c.invalid: {
 			Reason: v1alpha1.ReasonInvalidStep, Message: "spec.template.spec.containers[0].image: Required value"}}
 	}
 	return obs
@@ -293,6 +300,13 @@ func (c *cluster) edit(src *byteSource) {
 	names := map[string]bool{}
 	for _, s := range steps {
 		names[s.Name] = true
+	}
+	// An edit may make a step invalid, or fix the invalid one.
+	switch src.intn(8) {
+	case 6:
+		c.invalid = steps[src.intn(len(steps))].Name
+	case 7:
+		c.invalid = ""
 	}
 	switch src.intn(5) {
 	case 0: // insert a step, often one that ran before
