@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 	"example.com/sequentialjob/test/fixtures"
@@ -17,15 +18,8 @@ import (
 // TestEditWhileFinallyRuns (FuzzRenderSequence): the steps of [a] ended and
 // the finally step runs; an edit adds step b. b must not start while the
 // finally step runs: one Job at a time, and the finally steps run once the
-// steps have ended.
-//
-// Today render starts b at once, beside the finally step's Job: decide()
-// advances the steps whenever one is pending and none failed, without
-// asking whether the finally steps have begun. Fix (render/plan.go or
-// record.go): once a finally entry has started (and no retry re-opened the
-// steps), the steps are closed: the record adds no pending step for the
-// current spec, as for a finished run, and the edit gets the SpecChanged
-// warning an edit of a finished run gets.
+// steps have ended. (render started b at once, beside the finally step's
+// Job, until the steps were closed once a finally step starts.)
 func TestEditWhileFinallyRuns(t *testing.T) {
 	sim := fixtures.NewSim(fixtures.MakeSequentialJob("default", "pipeline").Steps("a").Finally("cleanup").Obj(),
 		time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
@@ -47,14 +41,9 @@ func TestEditWhileFinallyRuns(t *testing.T) {
 // TestRetryAfterReorder (FuzzRenderSequence, seed 019009563e993cf9): a
 // failed, then the user moves b before a and asks for a retry in one edit.
 // The retry re-runs a, the failed step, as its attempt 2; b has not run
-// and runs once, as attempt 1.
-//
-// Today the re-opened entry 0 is filled again in spec order: b takes it,
-// with a's attempt, as Job pipeline-0-r2; a's record is gone. Later edits
-// can then start b a second time (the seed does, as pipeline-3-r2). Fix
-// (render/retry.go or record.go): a retry re-opens the failed entry for the
-// same step, by name, keeping its place; the pending steps of the current
-// spec follow the entries that ran, as always.
+// and runs once, as attempt 1. (The re-opened entry 0 was filled again in
+// spec order: b took it, with a's attempt, and later edits could start b a
+// second time, until a re-opened entry kept its place for its step.)
 func TestRetryAfterReorder(t *testing.T) {
 	sim := fixtures.NewSim(fixtures.MakeSequentialJob("default", "pipeline").Steps("a", "b").Obj(),
 		time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
@@ -71,4 +60,35 @@ func TestRetryAfterReorder(t *testing.T) {
 	assert.Equal(t, "a", d.Jobs[0].Labels[v1alpha1.LabelStepName], "the retry re-runs the failed step")
 	assert.Equal(t, "pipeline-0-r2", *d.Jobs[0].Name)
 	assert.Equal(t, "a", d.Status.Steps[0].Name)
+}
+
+// TestRetryOfRemovedStep (FuzzRenderSequence, seeds random-2 and random-3
+// once TestRetryAfterReorder's fix landed): a fails; one edit removes a and
+// sets a new retryToken, the way the docs advise fixing a run ("fix the
+// cause in the same commit as the new token"). A step the spec no longer has
+// must not run: the retry goes on with b.
+//
+// Today the retry re-opens a's entry and starts a again, as pipeline-0-r2,
+// from a container render no longer has: containerNamed falls back to a
+// container with a name and no image, which the apiserver refuses (so the
+// run fails again, with InvalidStep or JobRejected for a step the user
+// removed). Fix (render/retry.go): reopen only failed entries whose step is
+// in the current spec; a removed one stays as it ended, not counted against
+// the run (as a removed pending step is dropped).
+func TestRetryOfRemovedStep(t *testing.T) {
+	sim := fixtures.NewSim(fixtures.MakeSequentialJob("default", "pipeline").Steps("a", "b").Obj(),
+		time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	require.Len(t, sim.Render().Jobs, 1, "a starts")
+	sim.Advance(time.Minute).Fail("pipeline-0", "BackoffLimitExceeded", 1, "")
+	require.Equal(t, v1alpha1.PhaseFailed, sim.Render().Status.Phase)
+
+	sim.Advance(time.Minute).Edit(func(spec *v1alpha1.SequentialJobSpec) {
+		spec.Containers = spec.Containers[1:]
+		spec.RetryToken = "without-a"
+	})
+	d := sim.Render()
+	for _, job := range d.Jobs {
+		assert.NotEqual(t, "a", job.Labels[v1alpha1.LabelStepName], "the retry runs a, which the spec no longer has, as Job %s with image %q",
+			*job.Name, ptr.Deref(job.Spec.Template.Spec.Containers[0].Image, ""))
+	}
 }
