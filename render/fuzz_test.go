@@ -194,6 +194,15 @@ func (c *cluster) check(t *testing.T, round int, obs render.Observed, d render.D
 			fail("%s starts but is not in the current spec", key)
 		}
 		c.created[name], c.started[key] = step, name
+		// Once a finally step starts, the steps are closed: an edit after
+		// that runs nothing, as an edit of a finished run. A retry of a
+		// failed run opens them again.
+		switch {
+		case finally && c.closedSteps == nil:
+			c.closedSteps = slices.Clone(spec.Containers)
+		case !finally:
+			c.closedSteps = nil
+		}
 	}
 
 	status := d.Status
@@ -224,7 +233,11 @@ func (c *cluster) check(t *testing.T, round int, obs render.Observed, d render.D
 		fail("%d steps run at once", status.State.Active)
 	}
 	if status.Phase == v1alpha1.PhaseSucceeded && old.Phase != v1alpha1.PhaseSucceeded {
-		for _, ct := range spec.Containers {
+		steps := spec.Containers
+		if c.closedSteps != nil {
+			steps = c.closedSteps
+		}
+		for _, ct := range steps {
 			i := slices.IndexFunc(status.Steps, func(s v1alpha1.StepStatus) bool { return s.Name == ct.Name })
 			if i < 0 {
 				fail("the run succeeded but step %q of the spec never ran", ct.Name)

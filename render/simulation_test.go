@@ -61,6 +61,9 @@ type cluster struct {
 	retries int
 	// invalid is a step of the spec the apiserver refuses as invalid.
 	invalid string
+	// closedSteps are the steps of the spec when the first finally step
+	// started: the steps the run had to run.
+	closedSteps []corev1.Container
 }
 
 func newCluster(src *byteSource) *cluster {
