@@ -16,6 +16,7 @@ import (
 
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
@@ -67,6 +68,9 @@ func FuzzRenderSequence(f *testing.F) {
 			c.check(t, round, obs, d)
 			written := src.intn(8) != 7
 			c.apply(d, written)
+			if src.done() && knownSuspendedAfterFailure(c) {
+				t.Skip("known defect, pinned by TestResumeAfterRunFailedWhileSuspended: a run that failed while suspended never resumes its running step")
+			}
 			if c.idle() {
 				if written {
 					c.checkFixpoint(t, round, obs)
@@ -247,6 +251,17 @@ func (c *cluster) check(t *testing.T, round int, obs render.Observed, d render.D
 			}
 		}
 	}
+}
+
+// knownSuspendedAfterFailure is the defect
+// TestResumeAfterRunFailedWhileSuspended pins: the run ended while its
+// running step's Job was suspended, and that Job is never resumed. Delete it
+// with the fix.
+func knownSuspendedAfterFailure(c *cluster) bool {
+	p := c.sj.Status.Phase
+	running := c.runningJobs()
+	return (p == v1alpha1.PhaseSucceeded || p == v1alpha1.PhaseFailed) && !ptr.Deref(c.sj.Spec.Suspend, false) && len(running) > 0 &&
+		!slices.ContainsFunc(running, func(job *batchv1.Job) bool { return !ptr.Deref(job.Spec.Suspend, false) })
 }
 
 // knownRetryOfRemovedStep is the defect TestRetryOfRemovedStep pins: a

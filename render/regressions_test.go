@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
+	"example.com/sequentialjob/render"
 	"example.com/sequentialjob/test/fixtures"
 )
 
@@ -91,4 +92,40 @@ func TestRetryOfRemovedStep(t *testing.T) {
 		assert.NotEqual(t, "a", job.Labels[v1alpha1.LabelStepName], "the retry runs a, which the spec no longer has, as Job %s with image %q",
 			*job.Name, ptr.Deref(job.Spec.Template.Spec.Containers[0].Image, ""))
 	}
+}
+
+// TestResumeAfterRunFailedWhileSuspended (FuzzRenderSequence, seed
+// d168ad1e50385c35): a runs; the run is suspended (a's Job with it); an
+// edit adds a step the dry-run refuses, so the run fails at once while a is
+// suspended; then the user clears spec.suspend. a was running when the run
+// failed, so it goes on to finish, as a running step does after an invalid
+// edit: its Job must be resumed.
+//
+// Today a finished run issues no Job control, so a's Job stays suspended
+// forever (no pods, never Complete nor Failed) and status.steps keeps a
+// Running with reason Suspended under a Failed run. Fix (render/plan.go):
+// for a finished run, still resume (or stop) the Job of an entry that is
+// still Running when spec.suspend is not true.
+func TestResumeAfterRunFailedWhileSuspended(t *testing.T) {
+	sim := fixtures.NewSim(fixtures.MakeSequentialJob("default", "pipeline").Steps("a", "b").Obj(),
+		time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	require.Len(t, sim.Render().Jobs, 1, "a starts")
+	sim.Advance(time.Minute).Edit(func(spec *v1alpha1.SequentialJobSpec) { spec.Suspend = fixtures.Bool(true) })
+	sim.Render()
+	require.True(t, ptr.Deref(sim.Job("pipeline-0").Spec.Suspend, false), "a's Job is suspended with the run")
+
+	sim.Advance(time.Minute).Edit(func(spec *v1alpha1.SequentialJobSpec) {
+		spec.Containers = append(spec.Containers, corev1.Container{Name: "bad", Image: "busybox"})
+	})
+	obs := sim.Observed()
+	obs.Rejected = map[string]render.Rejection{"bad": {Reason: v1alpha1.ReasonInvalidStep, Message: "refused by the dry-run"}}
+	d := render.Render(obs, sim.Now)
+	require.Equal(t, v1alpha1.PhaseFailed, d.Status.Phase, "the invalid edit fails the run at once")
+	sim.SJ.Status = d.Status
+
+	sim.Advance(time.Minute).Edit(func(spec *v1alpha1.SequentialJobSpec) { spec.Suspend = nil })
+	sim.Render()
+	assert.False(t, ptr.Deref(sim.Job("pipeline-0").Spec.Suspend, false),
+		"a's Job stays suspended after the run is resumed: a, recorded %s (%s), can never finish",
+		sim.SJ.Status.Steps[0].Phase, sim.SJ.Status.Steps[0].Reason)
 }
