@@ -138,12 +138,14 @@ func (c *cluster) observe(src *byteSource) render.Observed {
 		obs.Problem = &render.Problem{ConditionType: v1alpha1.ConditionResourcesUnavailable,
 			Reason: v1alpha1.ReasonServiceAccountNotFound, Message: `ServiceAccount "runner" not found`}
 	}
-	// The controller dry-runs the steps after each spec change while the
-	// run is active, and the apiserver refuses the spec's invalid step, if
-	// it has one, every time.
-	if c.invalid != "" && c.sj.Generation != c.sj.Status.ObservedGeneration {
-		obs.Rejected = map[string]render.Rejection{c.invalid: {
-			Reason: v1alpha1.ReasonInvalidStep, Message: "spec.template.spec.containers[0].image: Required value"}}
+	// The controller dry-runs what Preflight says (the steps that have not
+	// started, after each spec change while the run is active), and the
+	// apiserver refuses the spec's invalid step, if it has one, every time.
+	for _, job := range render.Preflight(obs).Validate {
+		if step := job.Labels[v1alpha1.LabelStepName]; c.invalid != "" && step == c.invalid && job.Labels[v1alpha1.LabelFinally] == "" {
+			obs.Rejected = map[string]render.Rejection{step: {
+				Reason: v1alpha1.ReasonInvalidStep, Message: "spec.template.spec.containers[0].image: Required value"}}
+		}
 	}
 	return obs
 }
