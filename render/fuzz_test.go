@@ -16,7 +16,6 @@ import (
 
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/require"
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
@@ -68,9 +67,6 @@ func FuzzRenderSequence(f *testing.F) {
 			c.check(t, round, obs, d)
 			written := src.intn(8) != 7
 			c.apply(d, written)
-			if src.done() && knownSuspendedAfterFailure(c) {
-				t.Skip("known defect, pinned by TestResumeAfterRunFailedWhileSuspended: a run that failed while suspended never resumes its running step")
-			}
 			if c.idle() {
 				if written {
 					c.checkFixpoint(t, round, obs)
@@ -159,9 +155,6 @@ func (c *cluster) check(t *testing.T, round int, obs render.Observed, d render.D
 	spec, old := obs.SequentialJob.Spec, obs.SequentialJob.Status
 	if len(d.Jobs) > 1 {
 		fail("one reconcile creates at most one Job, got %d", len(d.Jobs))
-	}
-	if len(d.Jobs) > 0 && knownRetryOfRemovedStep(obs, d) {
-		t.Skip("known defect, pinned by TestRetryOfRemovedStep: a retry runs a failed step the spec no longer has")
 	}
 	if len(d.Jobs) > 0 {
 		ended := old.Phase == v1alpha1.PhaseSucceeded || old.Phase == v1alpha1.PhaseFailed
@@ -258,32 +251,6 @@ func (c *cluster) check(t *testing.T, round int, obs render.Observed, d render.D
 			}
 		}
 	}
-}
-
-// knownSuspendedAfterFailure is the defect
-// TestResumeAfterRunFailedWhileSuspended pins: the run ended while its
-// running step's Job was suspended, and that Job is never resumed. Delete it
-// with the fix.
-func knownSuspendedAfterFailure(c *cluster) bool {
-	p := c.sj.Status.Phase
-	running := c.runningJobs()
-	return (p == v1alpha1.PhaseSucceeded || p == v1alpha1.PhaseFailed) && !ptr.Deref(c.sj.Spec.Suspend, false) && len(running) > 0 &&
-		!slices.ContainsFunc(running, func(job *batchv1.Job) bool { return !ptr.Deref(job.Spec.Suspend, false) })
-}
-
-// knownRetryOfRemovedStep is the defect TestRetryOfRemovedStep pins: a
-// retry starts, as its next attempt, a failed step that an edit removed from
-// the spec. Delete it with the fix.
-func knownRetryOfRemovedStep(obs render.Observed, d render.Desired) bool {
-	labels := d.Jobs[0].Labels
-	if labels[v1alpha1.LabelStepAttempt] == "" {
-		return false
-	}
-	list := obs.SequentialJob.Spec.Containers
-	if labels[v1alpha1.LabelFinally] == "true" {
-		list = obs.SequentialJob.Spec.Finally
-	}
-	return !slices.ContainsFunc(list, func(ct corev1.Container) bool { return ct.Name == labels[v1alpha1.LabelStepName] })
 }
 
 // idle is true when nothing is running and the stored status records it:

@@ -79,6 +79,16 @@ func decide(obs Observed, jobs observedJobs, rec runRecord, now metav1.Time) ste
 		if plan.failed != nil {
 			plan.current = plan.failed
 		}
+		// A step still running when the run failed (an invalid edit) goes
+		// on to finish: a Job suspended with the run resumes with it. A
+		// finished run is not suspended again.
+		if sj.Spec.Suspend == nil || !*sj.Spec.Suspend {
+			for _, finally := range []bool{false, true} {
+				if i := phaseIndex(plan.list(finally), v1alpha1.PhaseRunning); i >= 0 {
+					plan.follow(jobs, finally, i)
+				}
+			}
+		}
 		return plan
 	}
 	rejectSteps(plan.steps, obs.Rejected, now)

@@ -44,7 +44,7 @@ func newRecord(sj *v1alpha1.SequentialJob, jobs observedJobs, now metav1.Time) r
 	}
 	steps, finally := old.Steps, old.Finally
 	if retried {
-		steps, finally = reopen(old)
+		steps, finally = reopen(sj)
 	}
 	// A step runs once in a run, in whichever list: one that ran as a step
 	// does not run again as a finally step.

@@ -14,7 +14,8 @@ import (
 	"example.com/sequentialjob/test/fixtures"
 )
 
-// Regressions found by the fuzz targets, each as the smallest run that shows it.
+// Regressions found by the fuzz targets, each as the smallest run that
+// shows it; all fixed, each says how.
 
 // TestEditWhileFinallyRuns (FuzzRenderSequence): the steps of [a] ended and
 // the finally step runs; an edit adds step b. b must not start while the
@@ -69,11 +70,11 @@ func TestRetryAfterReorder(t *testing.T) {
 // cause in the same commit as the new token"). A step the spec no longer has
 // must not run: the retry goes on with b.
 //
-// Today the retry re-opens a's entry and starts a again, as pipeline-0-r2,
+// Before the fix, the retry re-opens a's entry and starts a again, as pipeline-0-r2,
 // from a container render no longer has: containerNamed falls back to a
 // container with a name and no image, which the apiserver refuses (so the
 // run fails again, with InvalidStep or JobRejected for a step the user
-// removed). Fix (render/retry.go): reopen only failed entries whose step is
+// removed). Fixed in (render/retry.go): reopen only failed entries whose step is
 // in the current spec; a removed one stays as it ended, not counted against
 // the run (as a removed pending step is dropped).
 func TestRetryOfRemovedStep(t *testing.T) {
@@ -101,9 +102,9 @@ func TestRetryOfRemovedStep(t *testing.T) {
 // failed, so it goes on to finish, as a running step does after an invalid
 // edit: its Job must be resumed.
 //
-// Today a finished run issues no Job control, so a's Job stays suspended
+// Before the fix, a finished run issues no Job control, so a's Job stays suspended
 // forever (no pods, never Complete nor Failed) and status.steps keeps a
-// Running with reason Suspended under a Failed run. Fix (render/plan.go):
+// Running with reason Suspended under a Failed run. Fixed in (render/plan.go):
 // for a finished run, still resume (or stop) the Job of an entry that is
 // still Running when spec.suspend is not true.
 func TestResumeAfterRunFailedWhileSuspended(t *testing.T) {

@@ -1,6 +1,8 @@
 package render
 
 import (
+	corev1 "k8s.io/api/core/v1"
+
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 )
 
@@ -18,22 +20,63 @@ func retryRequested(sj *v1alpha1.SequentialJob) bool {
 // failed, the finally steps that ran become pending too: they ran for the
 // run's ending, and the run will end again. When only finally steps failed,
 // just those run again. The steps that succeeded never run again.
-func reopen(old v1alpha1.SequentialJobStatus) (steps, finally []v1alpha1.StepStatus) {
+//
+// A failed entry whose step the same edit removed from spec does not run
+// again, and no longer fails the run: it stays as it ended, marked allowed
+// (onFailure: Continue), as the user chose to go on without it.
+func reopen(sj *v1alpha1.SequentialJob) (steps, finally []v1alpha1.StepStatus) {
+	old := sj.Status
 	steps = cloneEntries(old.Steps)
 	finally = cloneEntries(old.Finally)
 	stepFailed := false
-	for i := range steps {
-		if failedTheRun(steps[i]) {
-			steps[i] = nextAttempt(steps[i])
+	kept := steps[:0]
+	for _, step := range steps {
+		if failedTheRun(step) {
 			stepFailed = true
 		}
+		switch {
+		case !failedTheRun(step):
+		case !inSpec(sj.Spec.Containers, step.Name) && step.StartTime == nil:
+			// It never ran (rejected, or past the deadline): dropped, as a
+			// removed pending step is. Such entries only follow the last
+			// step that started, so no entry that ran moves.
+			continue
+		case !inSpec(sj.Spec.Containers, step.Name):
+			step = removedBeforeRetry(step)
+		default:
+			step = nextAttempt(step)
+		}
+		kept = append(kept, step)
 	}
+	steps = kept
 	for i := range finally {
-		if failedTheRun(finally[i]) || (stepFailed && finally[i].Phase != v1alpha1.PhasePending) {
+		switch {
+		case !failedTheRun(finally[i]) && !(stepFailed && finally[i].Phase != v1alpha1.PhasePending):
+		case !inSpec(sj.Spec.Finally, finally[i].Name):
+			if failedTheRun(finally[i]) {
+				finally[i] = removedBeforeRetry(finally[i])
+			}
+		default:
 			finally[i] = nextAttempt(finally[i])
 		}
 	}
 	return steps, finally
+}
+
+func inSpec(containers []corev1.Container, name string) bool {
+	for _, c := range containers {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// removedBeforeRetry is a failed entry whose step left spec with the retry.
+func removedBeforeRetry(step v1alpha1.StepStatus) v1alpha1.StepStatus {
+	step.OnFailure = v1alpha1.OnFailureContinue
+	step.Message = joinMessage(step.Message, "its step was removed from spec when the run was retried, so the run goes on without it")
+	return step
 }
 
 func failedTheRun(step v1alpha1.StepStatus) bool {
