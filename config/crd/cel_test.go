@@ -316,6 +316,16 @@ func TestCRDValidationRules(t *testing.T) {
 			spec:    oneStep + "  jobManagedBy: multikueue\n",
 			wantErr: "spec.jobManagedBy must be a domain-prefixed path, such as kueue.x-k8s.io/multikueue, as a Job's spec.managedBy",
 		},
+		"image with a trailing space": {
+			reason:  "Kubernetes checks an image's whitespace on pods only: the step's Job would be created and its pods refused for ever.",
+			spec:    "  containers: [{name: a, image: 'busybox '}]\n",
+			wantErr: "spec.containers[0].image: Invalid value: spec.containers[].image must not have leading or trailing whitespace: no image by that name can be pulled",
+		},
+		"step container restartPolicy Always": {
+			reason:  "A container restarted even after it succeeds never lets its Job complete.",
+			spec:    "  containers: [{name: a, image: busybox, restartPolicy: Always}]\n",
+			wantErr: "spec.containers[].restartPolicy must not be Always: a step must end for the next one to start",
+		},
 		"negative backoffLimit": {
 			reason:  "backoffLimit follows the Job's bounds.",
 			spec:    oneStep + "  backoffLimit: -1\n",
@@ -649,6 +659,8 @@ func TestCRDBoundsMatchConstants(t *testing.T) {
 	assert.EqualValues(t, v1alpha1.MaxVolumeNameLength, maxLength("spec", "containers", "[]", "volumeMounts", "[]", "name"))
 	assert.EqualValues(t, v1alpha1.MaxInitContainers, maxItems("spec", "template", "spec", "initContainers"))
 	assert.EqualValues(t, v1alpha1.MaxFinallySteps, maxItems("spec", "finally"))
+	assert.EqualValues(t, v1alpha1.MaxImageLength, maxLength("spec", "containers", "[]", "image"))
+	assert.EqualValues(t, v1alpha1.MaxImageLength, maxLength("spec", "finally", "[]", "image"))
 	assert.EqualValues(t, v1alpha1.MaxStepNameLength, maxLength("spec", "finally", "[]", "name"))
 	assert.EqualValues(t, v1alpha1.MaxVolumeMounts, maxItems("spec", "finally", "[]", "volumeMounts"))
 	assert.EqualValues(t, v1alpha1.MaxStepSettings, maxItems("spec", "stepSettings"))

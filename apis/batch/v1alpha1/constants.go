@@ -52,6 +52,11 @@ const (
 	// the Immutable rule can compare their order within the CEL cost budget.
 	MaxInitContainers = 64
 
+	// MaxImageLength bounds a step's image reference (a 255-character
+	// name, a tag, a digest fit well within it), so that the CEL rule that
+	// refuses whitespace around it fits the cost budget.
+	MaxImageLength = 1024
+
 	// MaxFinallySteps bounds spec.finally, and the "-f<index>" of their Job
 	// names.
 	MaxFinallySteps = 16

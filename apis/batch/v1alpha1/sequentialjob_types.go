@@ -38,6 +38,8 @@ type SequentialJobSpec struct {
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:XValidation:rule="has(self.image) && self.image != ''",message="spec.containers[].image is required: every step needs an image",messageExpression=`'spec.containers[].image is required: every step needs an image, and step "' + self.name + '" has none'`,fieldPath=".image",reason="FieldValueRequired"
+	// +kubebuilder:validation:items:XValidation:rule="!has(self.image) || self.image == self.image.trim()",message="spec.containers[].image must not have leading or trailing whitespace: no image by that name can be pulled",fieldPath=".image"
+	// +kubebuilder:validation:items:XValidation:rule="!has(self.restartPolicy) || self.restartPolicy != 'Always'",message="spec.containers[].restartPolicy must not be Always: a step must end for the next one to start",fieldPath=".restartPolicy"
 	Containers []corev1.Container `json:"containers"`
 
 	// Template holds the pod settings every step shares (volumes, service
@@ -89,6 +91,8 @@ type SequentialJobSpec struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:items:XValidation:rule="has(self.image) && self.image != ''",message="spec.finally[].image is required: every step needs an image",messageExpression=`'spec.finally[].image is required: every step needs an image, and finally step "' + self.name + '" has none'`,fieldPath=".image",reason="FieldValueRequired"
+	// +kubebuilder:validation:items:XValidation:rule="!has(self.image) || self.image == self.image.trim()",message="spec.finally[].image must not have leading or trailing whitespace: no image by that name can be pulled",fieldPath=".image"
+	// +kubebuilder:validation:items:XValidation:rule="!has(self.restartPolicy) || self.restartPolicy != 'Always'",message="spec.finally[].restartPolicy must not be Always: a step must end for the next one to start",fieldPath=".restartPolicy"
 	Finally []corev1.Container `json:"finally,omitempty"`
 
 	// Suspend, when true, starts no new step and suspends the running step's
