@@ -190,6 +190,14 @@ $(KUBE_BINS) &:
 		k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
 	mv -f $(BIN)/server $(BIN)/etcd
 
+# Kueue's controller manager, for the tests (and `make run`) that queue step
+# Jobs through a real Kueue. Its own module (tools/kueue) because Kueue pins
+# older k8s.io/* and controller-runtime than tools/kube and the main module.
+KUEUE_BINS := $(BIN)/kueue
+
+$(BIN)/kueue: tools/kueue/go.mod
+	cd tools/kueue && go build -o $(BIN)/kueue sigs.k8s.io/kueue/cmd/kueue
+
 .PHONY: bin
 bin: $(CLUSTER_BINS) $(CONTROLLER_GEN) $(KUSTOMIZE) ## Build every tool and control-plane binary.
 

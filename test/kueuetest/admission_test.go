@@ -1,0 +1,221 @@
+package kueuetest_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"example.com/sequentialjob/test/kueuetest"
+)
+
+// TestAdmissionWithinQuota: a ClusterQueue with quota for one Job's cpu, and
+// two suspended Jobs in its LocalQueue. Real Kueue admits one (its Workload
+// Admitted, the Job unsuspended) while the other stays suspended, and admits
+// the second only once the first has finished: never both at once.
+func TestAdmissionWithinQuota(t *testing.T) {
+	c := startCluster(t, "admission", kueuetest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+
+	const ns = "queued"
+	if _, err := c.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := kueuetest.CreateQueue(ctx, c.Kueue.Client, kueuetest.Queue{
+		Namespace: ns, LocalQueue: "steps", ClusterQueue: "one-cpu",
+		Quota: map[corev1.ResourceName]string{corev1.ResourceCPU: "1"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	watcher := watchActive(ctx, t, c.Clientset, ns)
+	for _, name := range []string{"first", "second"} {
+		if _, err := c.Clientset.BatchV1().Jobs(ns).Create(ctx, queuedJob(ns, name, "steps", "1", "3s"), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// One is admitted; the other waits, suspended, its Workload pending.
+	var admitted, waiting string
+	waitFor(ctx, t, "one Job admitted", func() (bool, error) {
+		jobs, err := c.Clientset.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		admitted, waiting = "", ""
+		for _, j := range jobs.Items {
+			if ptr.Deref(j.Spec.Suspend, false) {
+				waiting = j.Name
+			} else {
+				admitted = j.Name
+			}
+		}
+		return admitted != "" && waiting != "", nil
+	})
+	t.Logf("admitted %s; %s waits", admitted, waiting)
+	wl := workloadOf(ctx, t, c, ns, admitted)
+	if s, r, m := kueuetest.Condition(wl, "Admitted"); s != "True" {
+		t.Errorf("Workload %s of the running Job %s: Admitted=%s %s: %s", wl.GetName(), admitted, s, r, m)
+	}
+	wl = workloadOf(ctx, t, c, ns, waiting)
+	if s, r, m := kueuetest.Condition(wl, "QuotaReserved"); s == "True" {
+		t.Errorf("Workload %s of the waiting Job %s reserved quota beyond cpu: 1 (%s: %s)", wl.GetName(), waiting, r, m)
+	}
+
+	// Then both run to completion, one after the other.
+	for _, name := range []string{admitted, waiting} {
+		waitFor(ctx, t, name+" Complete", func() (bool, error) {
+			j, err := c.Clientset.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			return jobCondition(j, batchv1.JobComplete), nil
+		})
+	}
+	first, err := c.Clientset.BatchV1().Jobs(ns).Get(ctx, admitted, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := c.Clientset.BatchV1().Jobs(ns).Get(ctx, waiting, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Status.StartTime.Before(first.Status.CompletionTime) {
+		t.Errorf("%s started at %s, before %s completed at %s: quota for one exceeded",
+			waiting, second.Status.StartTime, admitted, first.Status.CompletionTime)
+	}
+	if peak := watcher.stop(); peak != 1 {
+		t.Errorf("at most %d unsuspended, unfinished Jobs at once; want exactly 1 (quota cpu: 1)", peak)
+	}
+	if err := c.Kueue.Healthy(); err != nil {
+		t.Error(err)
+	}
+}
+
+// queuedJob is a Job as Kueue wants it without its mutating webhook:
+// created suspended, in a LocalQueue, with requests to admit by.
+func queuedJob(ns, name, queue, cpu, duration string) *batchv1.Job {
+	return &batchv1.Job{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{kueuetest.QueueNameLabel: queue}},
+		Spec: batchv1.JobSpec{
+			Suspend:      ptr.To(true),
+			BackoffLimit: ptr.To[int32](0),
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{annotationDuration: duration}},
+				Spec: corev1.PodSpec{
+					RestartPolicy: corev1.RestartPolicyNever,
+					Containers: []corev1.Container{{
+						Name: "main", Image: "busybox",
+						Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}},
+					}},
+				},
+			},
+		},
+	}
+}
+
+// workloadOf returns the Workload Kueue created for a Job (owned by it).
+func workloadOf(ctx context.Context, t *testing.T, c *testCluster, ns, job string) *unstructured.Unstructured {
+	t.Helper()
+	j, err := c.Clientset.BatchV1().Jobs(ns).Get(ctx, job, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found *unstructured.Unstructured
+	waitFor(ctx, t, "the Workload of "+job, func() (bool, error) {
+		found, err = findOwned(ctx, c.Kueue.Client, ns, j.UID)
+		return found != nil, err
+	})
+	return found
+}
+
+func findOwned(ctx context.Context, c client.Client, ns string, owner types.UID) (*unstructured.Unstructured, error) {
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(kueuetest.GVK("WorkloadList"))
+	if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
+		return nil, err
+	}
+	for i := range list.Items {
+		for _, ref := range list.Items[i].GetOwnerReferences() {
+			if ref.UID == owner {
+				return &list.Items[i], nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+// activeWatcher polls the namespace's Jobs and records the most that were
+// unsuspended and unfinished at once.
+type activeWatcher struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	peak   int
+}
+
+func watchActive(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns string) *activeWatcher {
+	ctx, cancel := context.WithCancel(ctx)
+	w := &activeWatcher{cancel: cancel}
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		_ = wait.PollUntilContextCancel(ctx, 100*time.Millisecond, true, func(ctx context.Context) (bool, error) {
+			jobs, err := cs.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, nil
+			}
+			n := 0
+			for _, j := range jobs.Items {
+				if !ptr.Deref(j.Spec.Suspend, false) && !jobCondition(&j, batchv1.JobComplete) && !jobCondition(&j, batchv1.JobFailed) {
+					n++
+				}
+			}
+			w.peak = max(w.peak, n)
+			return false, nil
+		})
+	}()
+	return w
+}
+
+func (w *activeWatcher) stop() int {
+	w.cancel()
+	w.wg.Wait()
+	return w.peak
+}
+
+func jobCondition(j *batchv1.Job, typ batchv1.JobConditionType) bool {
+	for _, c := range j.Status.Conditions {
+		if c.Type == typ && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
+// waitFor polls cond every 200ms until it holds, failing the test at ctx's
+// deadline with what it waited for.
+func waitFor(ctx context.Context, t *testing.T, what string, cond func() (bool, error)) {
+	t.Helper()
+	var last error
+	err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(context.Context) (bool, error) {
+		ok, err := cond()
+		last = err
+		return ok, nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for %s: %v (last error: %v)", what, err, last)
+	}
+}
+
