@@ -218,4 +218,3 @@ func waitFor(ctx context.Context, t *testing.T, what string, cond func() (bool, 
 		t.Fatalf("waiting for %s: %v (last error: %v)", what, err, last)
 	}
 }
-
