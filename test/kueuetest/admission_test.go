@@ -2,6 +2,7 @@ package kueuetest_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -101,6 +102,36 @@ func TestAdmissionWithinQuota(t *testing.T) {
 	}
 	if err := c.Kueue.Healthy(); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestWebhooksServed: the apiserver calls Kueue's webhooks on 127.0.0.1
+// with the seeded certificate. Its mutating webhook suspends a queued Job
+// created unsuspended; its validating webhook rejects a queue name that is
+// a valid label value but no valid LocalQueue name (the apiserver alone
+// would accept both).
+func TestWebhooksServed(t *testing.T) {
+	c := startCluster(t, "webhooks", kueuetest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dryRun := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
+
+	job := queuedJob(metav1.NamespaceDefault, "unsuspended", "steps", "1", "1s")
+	job.Spec.Suspend = ptr.To(false)
+	got, err := c.Clientset.BatchV1().Jobs(job.Namespace).Create(ctx, job, dryRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ptr.Deref(got.Spec.Suspend, false) {
+		t.Error("Kueue's mutating webhook did not suspend a Job created unsuspended in a queue")
+	}
+
+	job = queuedJob(metav1.NamespaceDefault, "bad-queue", "Not_A_Queue", "1", "1s")
+	_, err = c.Clientset.BatchV1().Jobs(job.Namespace).Create(ctx, job, dryRun)
+	if err == nil || !strings.Contains(err.Error(), "vjob.kb.io") {
+		t.Errorf("Job in queue Not_A_Queue: got error %v, want a denial by Kueue's webhook vjob.kb.io", err)
+	} else {
+		t.Logf("denied as expected: %v", err)
 	}
 }
 
