@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"example.com/sequentialjob/test/kueuetest"
 	"example.com/sequentialjob/test/localcluster"
@@ -20,6 +22,10 @@ import (
 
 // annotationDuration is how long kwok runs a pod (see localcluster).
 const annotationDuration = localcluster.AnnotationDuration
+
+// The tests use controller-runtime's client, which otherwise prints a
+// warning with a stack trace after 30s that no logger was set.
+func init() { ctrllog.SetLogger(logr.Discard()) }
 
 // testCluster is a running local cluster with a Kueue next to it.
 type testCluster struct {
@@ -76,6 +82,7 @@ func startCluster(t *testing.T, name string, kopts kueuetest.Options) *testClust
 	}
 	t.Logf("%s: kueue ready in %s", name, time.Since(start).Round(100*time.Millisecond))
 	t.Cleanup(func() {
+		stopping := time.Now()
 		if err := k.Stop(); err != nil {
 			t.Errorf("stopping kueue on %s: %v", name, err)
 		}
@@ -84,6 +91,7 @@ func startCluster(t *testing.T, name string, kopts kueuetest.Options) *testClust
 			t.Logf("%s: logs kept: kueue %s, cluster %s", name, k.LogPath, c.LogDir())
 		}
 		c.Stop()
+		t.Logf("%s: kueue and cluster stopped in %s", name, time.Since(stopping).Round(100*time.Millisecond))
 		if !t.Failed() {
 			_ = os.RemoveAll(dir)
 		}

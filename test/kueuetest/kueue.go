@@ -295,7 +295,8 @@ func (k *Kueue) logHint() string {
 }
 
 // Stop removes Kueue's webhook configurations (so the cluster can still
-// create Jobs without it), then stops Kueue: SIGTERM, SIGKILL after 10s.
+// create Jobs without it), then stops Kueue: SIGTERM, SIGKILL after 5s (its webhook server may wait up to a
+// minute for the apiserver's idle connections).
 // Kueue's CRDs and objects stay. Safe to call more than once.
 func (k *Kueue) Stop() error {
 	var err error
@@ -309,7 +310,7 @@ func (k *Kueue) Stop() error {
 		_ = syscall.Kill(-k.cmd.Process.Pid, syscall.SIGTERM)
 		select {
 		case <-k.done:
-		case <-time.After(10 * time.Second):
+		case <-time.After(5 * time.Second):
 			_ = syscall.Kill(-k.cmd.Process.Pid, syscall.SIGKILL)
 			<-k.done
 		}
