@@ -36,7 +36,9 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/version"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -121,6 +123,9 @@ func Start(ctx context.Context, kubeconfig string, cfg *rest.Config, opts Option
 		if moduleDir, err = ModuleDir(ctx, tools); err != nil {
 			return nil, err
 		}
+	}
+	if err := checkServerVersion(cfg); err != nil {
+		return nil, err
 	}
 	c, err := client.New(cfg, client.Options{})
 	if err != nil {
@@ -316,6 +321,24 @@ func (k *Kueue) Stop() error {
 		}
 	})
 	return err
+}
+
+// checkServerVersion fails early, and says why, where Kueue would exit at
+// start: it parses the apiserver's version as semver, and a kube-apiserver
+// built without the version ldflags reports "v0.0.0-master+$Format:%H$".
+func checkServerVersion(cfg *rest.Config) error {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	info, err := dc.ServerVersion()
+	if err != nil {
+		return err
+	}
+	if _, err := version.ParseSemantic(info.String()); err != nil {
+		return fmt.Errorf("kube-apiserver reports version %q, which Kueue cannot parse (%v): relink the Kubernetes binaries with their version (rm bin/kube-apiserver; make bin)", info.String(), err)
+	}
+	return nil
 }
 
 // ModuleDir returns the directory of the Kueue module that toolsDir's
