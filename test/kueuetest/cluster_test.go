@@ -20,8 +20,11 @@ import (
 	"example.com/sequentialjob/test/localcluster"
 )
 
-// annotationDuration is how long kwok runs a pod (see localcluster).
-const annotationDuration = localcluster.AnnotationDuration
+// How long kwok runs a pod, and its exit code (see localcluster).
+const (
+	annotationDuration = localcluster.AnnotationDuration
+	annotationExitCode = localcluster.AnnotationExitCode
+)
 
 // The tests use controller-runtime's client, which otherwise prints a
 // warning with a stack trace after 30s that no logger was set.

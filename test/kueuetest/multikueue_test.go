@@ -2,12 +2,14 @@ package kueuetest_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
@@ -19,7 +21,9 @@ import (
 // MultiKueueCluster is the worker. A Job created on the manager with
 // spec.managedBy kueue.x-k8s.io/multikueue runs on the worker (a copy
 // without managedBy, run by the worker's Kueue and Job controller), never
-// on the manager, and the manager's Job ends with the worker's status.
+// on the manager, and the manager's Job ends with the worker's status,
+// Complete or Failed. The worker's copy (and its pods, so their logs and
+// termination messages) is deleted once the manager's Workload finishes.
 func TestMultiKueueRunsOnWorker(t *testing.T) {
 	manager := startCluster(t, "manager", kueuetest.Options{})
 	worker := startCluster(t, "worker", kueuetest.Options{})
@@ -63,37 +67,51 @@ func TestMultiKueueRunsOnWorker(t *testing.T) {
 
 	t.Logf("MultiKueue connected and queues active in %s", time.Since(begin).Round(100*time.Millisecond))
 	begin = time.Now()
-	job := queuedJob(ns, "remote", queue, "1", "3s")
-	job.Spec.ManagedBy = ptr.To(kueuetest.MultiKueueControllerName)
-	if _, err := manager.Clientset.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+	// Quota for one: the two run one after the other.
+	ok := queuedJob(ns, "remote-ok", queue, "1", "3s")
+	fail := queuedJob(ns, "remote-fail", queue, "1", "1s")
+	fail.Spec.Template.Annotations[annotationExitCode] = "3"
+	for _, job := range []*batchv1.Job{ok, fail} {
+		job.Spec.ManagedBy = ptr.To(kueuetest.MultiKueueControllerName)
+		if _, err := manager.Clientset.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// MultiKueue deletes the worker's copy once the manager's Workload has
 	// finished: look at it while it is there.
 	var remote *batchv1.Job
-	waitFor(ctx, t, "the Job Complete on the worker", func() (bool, error) {
-		remote, err = worker.Clientset.BatchV1().Jobs(ns).Get(ctx, job.Name, metav1.GetOptions{})
+	waitFor(ctx, t, "remote-ok Complete on the worker", func() (bool, error) {
+		remote, err = worker.Clientset.BatchV1().Jobs(ns).Get(ctx, ok.Name, metav1.GetOptions{})
 		if err != nil {
 			return false, nil
 		}
 		return jobCondition(remote, batchv1.JobComplete), nil
 	})
-	t.Logf("Job complete on the worker %s after its creation on the manager", time.Since(begin).Round(100*time.Millisecond))
-	var mirrored *batchv1.Job
-	waitFor(ctx, t, "the worker's status mirrored to the manager's Job", func() (bool, error) {
-		mirrored, err = manager.Clientset.BatchV1().Jobs(ns).Get(ctx, job.Name, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		return jobCondition(mirrored, batchv1.JobComplete), nil
-	})
-	t.Logf("status mirrored to the manager %s after creation", time.Since(begin).Round(100*time.Millisecond))
-	if mirrored.Status.Succeeded != 1 {
-		t.Errorf("manager's Job status.succeeded = %d, want 1 (the worker's)", mirrored.Status.Succeeded)
-	}
+	t.Logf("remote-ok complete on the worker %s after its creation on the manager", time.Since(begin).Round(100*time.Millisecond))
 	if remote.Spec.ManagedBy != nil {
 		t.Errorf("worker's copy has managedBy %q; want none, so that the worker's Job controller runs it", *remote.Spec.ManagedBy)
+	}
+	mirrored := waitForJob(ctx, t, manager, ns, ok.Name, batchv1.JobComplete)
+	t.Logf("its status mirrored to the manager %s after creation", time.Since(begin).Round(100*time.Millisecond))
+	if mirrored.Status.Succeeded != 1 || mirrored.Status.StartTime == nil || mirrored.Status.CompletionTime == nil {
+		t.Errorf("manager's %s status: succeeded %d, startTime %v, completionTime %v; want the worker's (1, set, set)",
+			ok.Name, mirrored.Status.Succeeded, mirrored.Status.StartTime, mirrored.Status.CompletionTime)
+	}
+	if ptr.Deref(mirrored.Spec.Suspend, true) {
+		t.Errorf("manager's %s still suspended: want it unsuspended once admitted, as for a local Job", ok.Name)
+	}
+
+	failed := waitForJob(ctx, t, manager, ns, fail.Name, batchv1.JobFailed)
+	if got := jobConditionReason(failed, batchv1.JobFailed); got != batchv1.JobReasonBackoffLimitExceeded || failed.Status.Failed != 1 {
+		t.Errorf("manager's %s: Failed reason %q, failed %d; want the worker's %q, 1", fail.Name, got, failed.Status.Failed, batchv1.JobReasonBackoffLimitExceeded)
+	}
+
+	for _, name := range []string{ok.Name, fail.Name} {
+		waitFor(ctx, t, "the worker's copy of "+name+" deleted", func() (bool, error) {
+			_, err := worker.Clientset.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
+			return apierrors.IsNotFound(err), nil
+		})
 	}
 	pods, err := manager.Clientset.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -107,4 +125,27 @@ func TestMultiKueueRunsOnWorker(t *testing.T) {
 			t.Error(err)
 		}
 	}
+}
+
+func waitForJob(ctx context.Context, t *testing.T, c *testCluster, ns, name string, cond batchv1.JobConditionType) *batchv1.Job {
+	t.Helper()
+	var job *batchv1.Job
+	waitFor(ctx, t, fmt.Sprintf("%s %s", name, cond), func() (bool, error) {
+		var err error
+		job, err = c.Clientset.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return jobCondition(job, cond), nil
+	})
+	return job
+}
+
+func jobConditionReason(j *batchv1.Job, typ batchv1.JobConditionType) string {
+	for _, c := range j.Status.Conditions {
+		if c.Type == typ && c.Status == corev1.ConditionTrue {
+			return c.Reason
+		}
+	}
+	return ""
 }
