@@ -1,7 +1,7 @@
 package kueuetest_test
 
-// The only file that imports the local-cluster engine, so that its move
-// (test/localcluster -> internal/localcluster) is a one-line change here.
+// The only file that imports the local-cluster engine, so that a move of
+// it (it moved from test/ to internal/) is a one-line change here.
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"example.com/sequentialjob/test/kueuetest"
-	"example.com/sequentialjob/test/localcluster"
+	"example.com/sequentialjob/internal/localcluster"
 )
 
 // How long kwok runs a pod, and its exit code (see localcluster).
