@@ -2,6 +2,7 @@ package kueuetest_test
 
 import (
 	"context"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -248,4 +249,32 @@ func waitFor(ctx context.Context, t *testing.T, what string, cond func() (bool, 
 	if err != nil {
 		t.Fatalf("waiting for %s: %v (last error: %v)", what, err, last)
 	}
+}
+
+// TestQueueExample: examples/kueue/queues.yaml applies on a real Kueue (its
+// webhooks included) and gives an Active LocalQueue that admits a Job.
+func TestQueueExample(t *testing.T) {
+	c := startCluster(t, "example", kueuetest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	objs, err := kueuetest.ApplyFile(ctx, c.Kueue.Client, filepath.Join(repoRoot(), "examples", "kueue", "queues.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if o.GetKind() == "ResourceFlavor" {
+			continue // it has no status
+		}
+		if err := kueuetest.WaitCondition(ctx, c.Kueue.Client, o, "Active", time.Minute); err != nil {
+			t.Error(err)
+		}
+	}
+	job, err := c.Clientset.BatchV1().Jobs(metav1.NamespaceDefault).Create(ctx, queuedJob(metav1.NamespaceDefault, "example", "user-queue", "100m", "1s"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, "the Job Complete through user-queue", func() (bool, error) {
+		j, err := c.Clientset.BatchV1().Jobs(job.Namespace).Get(ctx, job.Name, metav1.GetOptions{})
+		return err == nil && jobCondition(j, batchv1.JobComplete), err
+	})
 }

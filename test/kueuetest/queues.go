@@ -90,6 +90,21 @@ func CreateQueue(ctx context.Context, c client.Client, q Queue) error {
 	return WaitCondition(ctx, c, objs[2], "Active", 2*time.Minute)
 }
 
+// ApplyFile applies (server-side) every object of a YAML file, as
+// `kubectl apply --server-side -f` does, and returns them.
+func ApplyFile(ctx context.Context, c client.Client, path string) ([]*unstructured.Unstructured, error) {
+	objs, err := readYAML(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range objs {
+		if err := apply(ctx, c, o); err != nil {
+			return nil, fmt.Errorf("%s: applying %s %s: %w", path, o.GetKind(), o.GetName(), err)
+		}
+	}
+	return objs, nil
+}
+
 // MultiKueue connects a manager cluster's Kueue to worker clusters: a
 // kubeconfig Secret and a MultiKueueCluster per worker, a MultiKueueConfig
 // listing them, and an AdmissionCheck (named Name) of controller
