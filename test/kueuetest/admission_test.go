@@ -252,7 +252,10 @@ func waitFor(ctx context.Context, t *testing.T, what string, cond func() (bool, 
 }
 
 // TestQueueExample: examples/kueue/queues.yaml applies on a real Kueue (its
-// webhooks included) and gives an Active LocalQueue that admits a Job.
+// webhooks included) and gives an Active LocalQueue that admits a Job. The
+// Job is controlled by an object of a kind Kueue does not integrate (a
+// ConfigMap here, a SequentialJob for a step): Kueue still queues it as a
+// top-level Job of its own.
 func TestQueueExample(t *testing.T) {
 	c := startCluster(t, "example", kueuetest.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -269,12 +272,21 @@ func TestQueueExample(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	job, err := c.Clientset.BatchV1().Jobs(metav1.NamespaceDefault).Create(ctx, queuedJob(metav1.NamespaceDefault, "example", "user-queue", "100m", "1s"), metav1.CreateOptions{})
+	owner, err := c.Clientset.CoreV1().ConfigMaps(metav1.NamespaceDefault).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "owner"}}, metav1.CreateOptions{})
 	if err != nil {
+		t.Fatal(err)
+	}
+	job := queuedJob(metav1.NamespaceDefault, "example", "user-queue", "100m", "1s")
+	job.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: owner.Name, UID: owner.UID, Controller: ptr.To(true)}}
+	if job, err = c.Clientset.BatchV1().Jobs(job.Namespace).Create(ctx, job, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(ctx, t, "the Job Complete through user-queue", func() (bool, error) {
 		j, err := c.Clientset.BatchV1().Jobs(job.Namespace).Get(ctx, job.Name, metav1.GetOptions{})
 		return err == nil && jobCondition(j, batchv1.JobComplete), err
 	})
+	wl := workloadOf(ctx, t, c, job.Namespace, job.Name)
+	if s, r, m := kueuetest.Condition(wl, "Admitted"); s != "True" {
+		t.Errorf("Workload %s of the owned Job: Admitted=%s %s: %s; want True (it ran through Kueue)", wl.GetName(), s, r, m)
+	}
 }
