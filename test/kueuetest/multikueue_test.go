@@ -24,6 +24,9 @@ import (
 // on the manager, and the manager's Job ends with the worker's status,
 // Complete or Failed. The worker's copy (and its pods, so their logs and
 // termination messages) is deleted once the manager's Workload finishes.
+// MultiKueue copies labels and annotations but no owner references, so a
+// Job owned on the manager (a step by its SequentialJob) survives on the
+// worker.
 func TestMultiKueueRunsOnWorker(t *testing.T) {
 	manager := startCluster(t, "manager", kueuetest.Options{})
 	worker := startCluster(t, "worker", kueuetest.Options{})
@@ -71,6 +74,13 @@ func TestMultiKueueRunsOnWorker(t *testing.T) {
 	ok := queuedJob(ns, "remote-ok", queue, "1", "3s")
 	fail := queuedJob(ns, "remote-fail", queue, "1", "1s")
 	fail.Spec.Template.Annotations[annotationExitCode] = "3"
+	// Controlled on the manager by an object the worker does not have, as a
+	// step Job is by its SequentialJob.
+	owner, err := manager.Clientset.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "owner"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: owner.Name, UID: owner.UID, Controller: ptr.To(true)}}
 	for _, job := range []*batchv1.Job{ok, fail} {
 		job.Spec.ManagedBy = ptr.To(kueuetest.MultiKueueControllerName)
 		if _, err := manager.Clientset.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{}); err != nil {
@@ -89,6 +99,9 @@ func TestMultiKueueRunsOnWorker(t *testing.T) {
 		return jobCondition(remote, batchv1.JobComplete), nil
 	})
 	t.Logf("remote-ok complete on the worker %s after its creation on the manager", time.Since(begin).Round(100*time.Millisecond))
+	if len(remote.OwnerReferences) != 0 {
+		t.Errorf("worker's copy has owners %v; the worker's garbage collector would delete it", remote.OwnerReferences)
+	}
 	if remote.Spec.ManagedBy != nil {
 		t.Errorf("worker's copy has managedBy %q; want none, so that the worker's Job controller runs it", *remote.Spec.ManagedBy)
 	}
