@@ -182,13 +182,31 @@ $(KUSTOMIZE):
 $(BIN)/kwok:
 	GOBIN=$(BIN) go install sigs.k8s.io/kwok/cmd/kwok@$(KWOK_VERSION)
 
+# The version the Kubernetes binaries report (kube-apiserver's /version):
+# a plain `go build` leaves "v0.0.0-master+$Format:%H$", which clients that
+# parse the server version reject (Kueue exits on it). Set as Kubernetes'
+# own build does (hack/lib/version.sh); -X only changes the link step.
+KUBE_VERSION = $(shell cd tools/kube && go list -m -f '{{.Version}}' k8s.io/kubernetes)
+KUBE_LDFLAGS = -X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
+	-X k8s.io/component-base/version.gitMajor=$(word 1,$(subst ., ,$(patsubst v%,%,$(KUBE_VERSION)))) \
+	-X k8s.io/component-base/version.gitMinor=$(word 2,$(subst ., ,$(KUBE_VERSION))) \
+	-X k8s.io/component-base/version.gitTreeState=clean
+
 # One `go install` builds all of them: the packages share most of their
 # dependencies, so this is far faster than one build each (~12 min cold).
 $(KUBE_BINS) &:
-	cd tools/kube && GOBIN=$(BIN) go install go.etcd.io/etcd/server/v3 \
+	cd tools/kube && GOBIN=$(BIN) go install -ldflags "$(KUBE_LDFLAGS)" go.etcd.io/etcd/server/v3 \
 		k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
 		k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
 	mv -f $(BIN)/server $(BIN)/etcd
+
+# Kueue's controller manager, for the tests (and `make run`) that queue step
+# Jobs through a real Kueue. Its own module (tools/kueue) because Kueue pins
+# older k8s.io/* and controller-runtime than tools/kube and the main module.
+KUEUE_BINS := $(BIN)/kueue
+
+$(BIN)/kueue: tools/kueue/go.mod
+	cd tools/kueue && go build -o $(BIN)/kueue sigs.k8s.io/kueue/cmd/kueue
 
 .PHONY: bin
 bin: $(CLUSTER_BINS) $(CONTROLLER_GEN) $(KUSTOMIZE) ## Build every tool and control-plane binary.

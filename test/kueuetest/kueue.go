@@ -1,0 +1,392 @@
+// Package kueuetest runs a real Kueue (bin/kueue, built by `make` from the Go
+// module sigs.k8s.io/kueue pinned in tools/kueue/go.mod) out of cluster,
+// next to a local cluster, for the tests that queue step Jobs through it.
+//
+// Kueue runs as it does in a real install, webhooks included:
+//
+//   - its CRDs, webhook configurations and conversion webhooks come from the
+//     Kueue module's own manifests (config/components), with the webhook
+//     Service replaced by https://127.0.0.1:<port>;
+//   - its internal certificate management stays on; we seed its Secret with
+//     a CA and a serving certificate valid for both the in-cluster service
+//     name and 127.0.0.1, which its rotator keeps (see newServingCerts);
+//   - leader election off, metrics off, the visibility server off, health
+//     probes and webhooks on free local ports.
+//
+// The package imports no test framework, so that `make run` can use it too
+// once it moves beside the local-cluster engine.
+package kueuetest
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/version"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Options configure Start.
+type Options struct {
+	// BinDir holds kueue (`make $(BIN)/kueue`). Required.
+	BinDir string
+	// Dir receives Kueue's configuration, certificates and, when Logs is
+	// nil, kueue.log. Required; created if missing.
+	Dir string
+	// ModuleDir is the Kueue module's source, for its CRDs and webhook
+	// manifests. Default: ModuleDir(the repository's tools/kueue), found
+	// by walking up from the working directory.
+	ModuleDir string
+	// Logs receives Kueue's output. Nil writes Dir/kueue.log.
+	Logs io.Writer
+	// Frameworks are Kueue's integrations. Default: batch/job.
+	Frameworks []string
+	// ManageJobsWithoutQueueName makes Kueue suspend and queue Jobs that
+	// carry no queue name too. Default false, as in Kueue's default.
+	ManageJobsWithoutQueueName bool
+	// FeatureGates are added to Kueue's --feature-gates (after
+	// VisibilityOnDemand=false), e.g. "MultiKueue=true".
+	FeatureGates string
+	// ExtraConfig is YAML appended to Kueue's Configuration, e.g. a
+	// multiKueue: block.
+	ExtraConfig string
+	// ReadyTimeout bounds the wait for Kueue to serve; default 2 minutes
+	// (Kueue starts two managers: the certificate bootstrap, then its own).
+	ReadyTimeout time.Duration
+}
+
+// Kueue is a running Kueue controller manager.
+type Kueue struct {
+	// LogPath is Kueue's log file (empty when Options.Logs is set).
+	LogPath string
+	// Client is an unstructured-capable client of the cluster.
+	Client client.Client
+
+	opts           Options
+	moduleDir      string
+	webhookPort    int
+	healthAddr     string
+	webhookConfigs []*unstructured.Unstructured
+
+	cmd     *exec.Cmd
+	done    chan struct{}
+	waitErr error
+	logFile *os.File
+
+	stopOnce sync.Once
+}
+
+// Start installs Kueue into the cluster that kubeconfig and cfg (the same
+// credentials; Kueue runs with the file) reach, starts bin/kueue, and
+// returns once Kueue's webhooks answer through the apiserver. On error,
+// whatever was started is stopped again.
+func Start(ctx context.Context, kubeconfig string, cfg *rest.Config, opts Options) (k *Kueue, err error) {
+	if opts.BinDir == "" || opts.Dir == "" {
+		return nil, errors.New("kueuetest: BinDir and Dir are required")
+	}
+	bin := filepath.Join(opts.BinDir, "kueue")
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("%s: %w (run `make %s`)", bin, err, bin)
+	}
+	if len(opts.Frameworks) == 0 {
+		opts.Frameworks = []string{"batch/job"}
+	}
+	if opts.ReadyTimeout == 0 {
+		opts.ReadyTimeout = 2 * time.Minute
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	moduleDir := opts.ModuleDir
+	if moduleDir == "" {
+		tools, err := findToolsDir()
+		if err != nil {
+			return nil, err
+		}
+		if moduleDir, err = ModuleDir(ctx, tools); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkServerVersion(cfg); err != nil {
+		return nil, err
+	}
+	c, err := client.New(cfg, client.Options{})
+	if err != nil {
+		return nil, err
+	}
+	k = &Kueue{opts: opts, moduleDir: moduleDir, Client: c, done: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			_ = k.Stop()
+			k = nil
+		}
+	}()
+
+	if k.webhookPort, err = freePort(); err != nil {
+		return k, err
+	}
+	healthPort, err := freePort()
+	if err != nil {
+		return k, err
+	}
+	k.healthAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(healthPort))
+
+	certs, err := newServingCerts(webhookServiceName + "." + Namespace + ".svc")
+	if err != nil {
+		return k, err
+	}
+	certDir := filepath.Join(opts.Dir, "certs")
+	if err := os.MkdirAll(certDir, 0o700); err != nil {
+		return k, err
+	}
+	// In a pod the Secret is mounted here; out of cluster we write it.
+	if err := os.WriteFile(filepath.Join(certDir, "tls.crt"), certs.cert, 0o600); err != nil {
+		return k, err
+	}
+	if err := os.WriteFile(filepath.Join(certDir, "tls.key"), certs.key, 0o600); err != nil {
+		return k, err
+	}
+	if err := k.install(ctx, certs); err != nil {
+		return k, err
+	}
+	configPath := filepath.Join(opts.Dir, "kueue-config.yaml")
+	if err := os.WriteFile(configPath, []byte(k.config(certDir)), 0o644); err != nil {
+		return k, err
+	}
+	if err := k.startProcess(bin, kubeconfig, configPath); err != nil {
+		return k, err
+	}
+	return k, k.waitReady(ctx, certs.caCert)
+}
+
+// config is Kueue's Configuration (apis/config/v1beta2).
+func (k *Kueue) config(certDir string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `apiVersion: config.kueue.x-k8s.io/v1beta2
+kind: Configuration
+namespace: %s
+health:
+  healthProbeBindAddress: %s
+# "0" turns controller-runtime's metrics server off: nothing scrapes it here.
+metrics:
+  bindAddress: "0"
+webhook:
+  host: 127.0.0.1
+  port: %d
+  certDir: %s
+leaderElection:
+  leaderElect: false
+internalCertManagement:
+  enable: true
+  webhookServiceName: %s
+  webhookSecretName: %s
+manageJobsWithoutQueueName: %t
+clientConnection:
+  qps: 50
+  burst: 100
+integrations:
+  frameworks:
+`, Namespace, k.healthAddr, k.webhookPort, certDir, webhookServiceName, webhookSecretName, k.opts.ManageJobsWithoutQueueName)
+	for _, f := range k.opts.Frameworks {
+		fmt.Fprintf(&b, "  - %q\n", f)
+	}
+	b.WriteString(k.opts.ExtraConfig)
+	return b.String()
+}
+
+func (k *Kueue) startProcess(bin, kubeconfig, configPath string) error {
+	// VisibilityOnDemand (on by default) starts an aggregated API server on
+	// a fixed port (8082): two Kueues on one machine would collide, and
+	// nothing here registers its APIService.
+	gates := "VisibilityOnDemand=false"
+	if k.opts.FeatureGates != "" {
+		gates += "," + k.opts.FeatureGates
+	}
+	cmd := exec.Command(bin, "--config="+configPath, "--feature-gates="+gates, "--zap-log-level=2")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	logs := k.opts.Logs
+	if logs == nil {
+		k.LogPath = filepath.Join(k.opts.Dir, "kueue.log")
+		f, err := os.OpenFile(k.LogPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+		if err != nil {
+			return err
+		}
+		k.logFile, logs = f, f
+	}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	// Own process group, so a Ctrl-C reaches only the parent, which stops
+	// Kueue in order; Pdeathsig ends Kueue if the parent dies first.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting kueue: %w", err)
+	}
+	k.cmd = cmd
+	go func() {
+		k.waitErr = cmd.Wait()
+		if k.logFile != nil {
+			_ = k.logFile.Close()
+		}
+		close(k.done)
+	}()
+	return nil
+}
+
+// waitReady waits for Kueue's /readyz (certificates in place, webhook server
+// listening), then for its webhook server's TLS handshake with our CA, which
+// is what the apiserver does: /readyz alone also answers during the
+// certificate bootstrap, before Kueue's own manager runs.
+func (k *Kueue) waitReady(ctx context.Context, caCert []byte) error {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caCert)
+	httpc := &http.Client{Timeout: time.Second}
+	webhookAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(k.webhookPort))
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, k.opts.ReadyTimeout, true, func(ctx context.Context) (bool, error) {
+		if err := k.Healthy(); err != nil {
+			return false, err
+		}
+		resp, err := httpc.Get("http://" + k.healthAddr + "/readyz")
+		if err != nil {
+			return false, nil
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return false, nil
+		}
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", webhookAddr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+		if err != nil {
+			return false, nil
+		}
+		_ = conn.Close()
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for kueue to be ready (log: %s): %w", k.logHint(), err)
+	}
+	return nil
+}
+
+// Healthy returns an error once Kueue has exited.
+func (k *Kueue) Healthy() error {
+	select {
+	case <-k.done:
+		return fmt.Errorf("kueue exited (%v); see %s", k.waitErr, k.logHint())
+	default:
+		return nil
+	}
+}
+
+func (k *Kueue) logHint() string {
+	if k.LogPath != "" {
+		return k.LogPath
+	}
+	return "the output above"
+}
+
+// Stop removes Kueue's webhook configurations (so the cluster can still
+// create Jobs without it), then stops Kueue: SIGTERM, SIGKILL after 5s (its webhook server may wait up to a
+// minute for the apiserver's idle connections).
+// Kueue's CRDs and objects stay. Safe to call more than once.
+func (k *Kueue) Stop() error {
+	var err error
+	k.stopOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		err = k.uninstallWebhooks(ctx)
+		if k.cmd == nil {
+			return
+		}
+		_ = syscall.Kill(-k.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-k.done:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-k.cmd.Process.Pid, syscall.SIGKILL)
+			<-k.done
+		}
+	})
+	return err
+}
+
+// checkServerVersion fails early, and says why, where Kueue would exit at
+// start: it parses the apiserver's version as semver, and a kube-apiserver
+// built without the version ldflags reports "v0.0.0-master+$Format:%H$".
+func checkServerVersion(cfg *rest.Config) error {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	info, err := dc.ServerVersion()
+	if err != nil {
+		return err
+	}
+	if _, err := version.ParseSemantic(info.String()); err != nil {
+		return fmt.Errorf("kube-apiserver reports version %q, which Kueue cannot parse (%v): relink the Kubernetes binaries with their version (rm bin/kube-apiserver; make bin)", info.String(), err)
+	}
+	return nil
+}
+
+// ModuleDir returns the directory of the Kueue module that toolsDir's
+// go.mod pins (tools/kueue): the source bin/kueue is built from, so the
+// CRDs and webhooks always match the binary. The go command downloads it
+// into the module cache if needed (`make $(BIN)/kueue` has done so).
+func ModuleDir(ctx context.Context, toolsDir string) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kueue")
+	cmd.Dir = toolsDir
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		return "", fmt.Errorf("go list -m sigs.k8s.io/kueue in %s: %w\n%s", toolsDir, err, stderr)
+	}
+	dir := strings.TrimSpace(string(out))
+	if dir == "" {
+		return "", fmt.Errorf("go list -m sigs.k8s.io/kueue in %s: module not downloaded (run `make bin/kueue`)", toolsDir)
+	}
+	return dir, nil
+}
+
+// findToolsDir walks up from the working directory to tools/kueue.
+func findToolsDir() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		candidate := filepath.Join(dir, "tools", "kueue")
+		if _, err := os.Stat(filepath.Join(candidate, "go.mod")); err == nil {
+			return candidate, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("kueuetest: tools/kueue/go.mod not found above the working directory; set Options.ModuleDir")
+		}
+		dir = parent
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
