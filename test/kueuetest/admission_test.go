@@ -19,7 +19,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"example.com/sequentialjob/test/kueuetest"
+	"example.com/sequentialjob/internal/kueue"
 )
 
 // TestAdmissionWithinQuota: a ClusterQueue with quota for one Job's cpu, and
@@ -27,7 +27,7 @@ import (
 // Admitted, the Job unsuspended) while the other stays suspended, and admits
 // the second only once the first has finished: never both at once.
 func TestAdmissionWithinQuota(t *testing.T) {
-	c := startCluster(t, "admission", kueuetest.Options{})
+	c := startCluster(t, "admission", kueue.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
@@ -35,7 +35,7 @@ func TestAdmissionWithinQuota(t *testing.T) {
 	if _, err := c.Clientset.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := kueuetest.CreateQueue(ctx, c.Kueue.Client, kueuetest.Queue{
+	if err := kueue.CreateQueue(ctx, c.Kueue.Client, kueue.Queue{
 		Namespace: ns, LocalQueue: "steps", ClusterQueue: "one-cpu",
 		Quota: map[corev1.ResourceName]string{corev1.ResourceCPU: "1"},
 	}); err != nil {
@@ -68,11 +68,11 @@ func TestAdmissionWithinQuota(t *testing.T) {
 	})
 	t.Logf("admitted %s; %s waits", admitted, waiting)
 	wl := workloadOf(ctx, t, c, ns, admitted)
-	if s, r, m := kueuetest.Condition(wl, "Admitted"); s != "True" {
+	if s, r, m := kueue.Condition(wl, "Admitted"); s != "True" {
 		t.Errorf("Workload %s of the running Job %s: Admitted=%s %s: %s", wl.GetName(), admitted, s, r, m)
 	}
 	wl = workloadOf(ctx, t, c, ns, waiting)
-	if s, r, m := kueuetest.Condition(wl, "QuotaReserved"); s == "True" {
+	if s, r, m := kueue.Condition(wl, "QuotaReserved"); s == "True" {
 		t.Errorf("Workload %s of the waiting Job %s reserved quota beyond cpu: 1 (%s: %s)", wl.GetName(), waiting, r, m)
 	}
 
@@ -112,7 +112,7 @@ func TestAdmissionWithinQuota(t *testing.T) {
 // a valid label value but no valid LocalQueue name (the apiserver alone
 // would accept both).
 func TestWebhooksServed(t *testing.T) {
-	c := startCluster(t, "webhooks", kueuetest.Options{})
+	c := startCluster(t, "webhooks", kueue.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dryRun := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
@@ -140,7 +140,7 @@ func TestWebhooksServed(t *testing.T) {
 // created suspended, in a LocalQueue, with requests to admit by.
 func queuedJob(ns, name, queue, cpu, duration string) *batchv1.Job {
 	return &batchv1.Job{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{kueuetest.QueueNameLabel: queue}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{kueue.QueueNameLabel: queue}},
 		Spec: batchv1.JobSpec{
 			Suspend:      ptr.To(true),
 			BackoffLimit: ptr.To[int32](0),
@@ -175,7 +175,7 @@ func workloadOf(ctx context.Context, t *testing.T, c *testCluster, ns, job strin
 
 func findOwned(ctx context.Context, c client.Client, ns string, owner types.UID) (*unstructured.Unstructured, error) {
 	list := &unstructured.UnstructuredList{}
-	list.SetGroupVersionKind(kueuetest.GVK("WorkloadList"))
+	list.SetGroupVersionKind(kueue.GVK("WorkloadList"))
 	if err := c.List(ctx, list, client.InNamespace(ns)); err != nil {
 		return nil, err
 	}
@@ -257,10 +257,10 @@ func waitFor(ctx context.Context, t *testing.T, what string, cond func() (bool, 
 // ConfigMap here, a SequentialJob for a step): Kueue still queues it as a
 // top-level Job of its own.
 func TestQueueExample(t *testing.T) {
-	c := startCluster(t, "example", kueuetest.Options{})
+	c := startCluster(t, "example", kueue.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	objs, err := kueuetest.ApplyFile(ctx, c.Kueue.Client, filepath.Join(repoRoot(), "examples", "kueue", "queues.yaml"))
+	objs, err := kueue.ApplyFile(ctx, c.Kueue.Client, filepath.Join(repoRoot(), "examples", "kueue", "queues.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +268,7 @@ func TestQueueExample(t *testing.T) {
 		if o.GetKind() == "ResourceFlavor" {
 			continue // it has no status
 		}
-		if err := kueuetest.WaitCondition(ctx, c.Kueue.Client, o, "Active", time.Minute); err != nil {
+		if err := kueue.WaitCondition(ctx, c.Kueue.Client, o, "Active", time.Minute); err != nil {
 			t.Error(err)
 		}
 	}
@@ -286,7 +286,7 @@ func TestQueueExample(t *testing.T) {
 		return err == nil && jobCondition(j, batchv1.JobComplete), err
 	})
 	wl := workloadOf(ctx, t, c, job.Namespace, job.Name)
-	if s, r, m := kueuetest.Condition(wl, "Admitted"); s != "True" {
+	if s, r, m := kueue.Condition(wl, "Admitted"); s != "True" {
 		t.Errorf("Workload %s of the owned Job: Admitted=%s %s: %s; want True (it ran through Kueue)", wl.GetName(), s, r, m)
 	}
 }

@@ -17,7 +17,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"example.com/sequentialjob/internal/localcluster"
-	"example.com/sequentialjob/test/kueuetest"
+	"example.com/sequentialjob/internal/kueue"
 )
 
 // How long kwok runs a pod, and its exit code (see localcluster).
@@ -35,7 +35,22 @@ type testCluster struct {
 	Kubeconfig string
 	Config     *rest.Config
 	Clientset  kubernetes.Interface
-	Kueue      *kueuetest.Kueue
+	Kueue      *kueue.Kueue
+	local      *localcluster.Cluster
+}
+
+// runSequentialJobs installs the SequentialJob CRD, as users do, and starts
+// the controller (bin/sequentialjob-controller) against the cluster.
+func (c *testCluster) runSequentialJobs(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := c.local.InstallCRD(ctx, filepath.Join(repoRoot(), "config", "crd", "sequentialjobs.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.local.StartController(ctx, localcluster.ControllerOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func repoRoot() string {
@@ -52,7 +67,7 @@ func binDir() string {
 
 // startCluster starts a local cluster and a Kueue on it, stopped at the
 // test's end; their logs are kept (and named) when the test fails.
-func startCluster(t *testing.T, name string, kopts kueuetest.Options) *testCluster {
+func startCluster(t *testing.T, name string, kopts kueue.Options) *testCluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts a local cluster and Kueue")
@@ -77,7 +92,7 @@ func startCluster(t *testing.T, name string, kopts kueuetest.Options) *testClust
 	kopts.BinDir = binDir()
 	kopts.Dir = filepath.Join(dir, "kueue")
 	start = time.Now()
-	k, err := kueuetest.Start(ctx, c.Kubeconfig, c.Config, kopts)
+	k, err := kueue.Start(ctx, c.Kubeconfig, c.Config, kopts)
 	if err != nil {
 		c.SetKeepData(true)
 		c.Stop()
@@ -99,5 +114,5 @@ func startCluster(t *testing.T, name string, kopts kueuetest.Options) *testClust
 			_ = os.RemoveAll(dir)
 		}
 	})
-	return &testCluster{Kubeconfig: c.Kubeconfig, Config: c.Config, Clientset: c.Clientset, Kueue: k}
+	return &testCluster{Kubeconfig: c.Kubeconfig, Config: c.Config, Clientset: c.Clientset, Kueue: k, local: c}
 }

@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
-	"example.com/sequentialjob/test/kueuetest"
+	"example.com/sequentialjob/internal/kueue"
 )
 
 // TestMultiKueueRunsOnWorker: two local clusters, each with its own Kueue.
@@ -28,8 +28,8 @@ import (
 // Job owned on the manager (a step by its SequentialJob) survives on the
 // worker.
 func TestMultiKueueRunsOnWorker(t *testing.T) {
-	manager := startCluster(t, "manager", kueuetest.Options{})
-	worker := startCluster(t, "worker", kueuetest.Options{})
+	manager := startCluster(t, "manager", kueue.Options{})
+	worker := startCluster(t, "worker", kueue.Options{})
 	// Cleanups run last-in first-out: stop the manager's Kueue before the
 	// worker's apiserver, which otherwise waits (30s) for its open watches.
 	t.Cleanup(func() { _ = manager.Kueue.Stop() })
@@ -45,7 +45,7 @@ func TestMultiKueueRunsOnWorker(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := kueuetest.CreateQueue(ctx, worker.Kueue.Client, kueuetest.Queue{
+	if err := kueue.CreateQueue(ctx, worker.Kueue.Client, kueue.Queue{
 		Namespace: ns, LocalQueue: queue, ClusterQueue: "worker-cq",
 		Quota: map[corev1.ResourceName]string{corev1.ResourceCPU: "1"},
 	}); err != nil {
@@ -55,12 +55,12 @@ func TestMultiKueueRunsOnWorker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := kueuetest.CreateMultiKueue(ctx, manager.Kueue.Client, kueuetest.MultiKueue{
+	if err := kueue.CreateMultiKueue(ctx, manager.Kueue.Client, kueue.MultiKueue{
 		Name: "multikueue", Workers: map[string][]byte{"worker": workerKubeconfig},
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := kueuetest.CreateQueue(ctx, manager.Kueue.Client, kueuetest.Queue{
+	if err := kueue.CreateQueue(ctx, manager.Kueue.Client, kueue.Queue{
 		Namespace: ns, LocalQueue: queue, ClusterQueue: "manager-cq",
 		Quota:           map[corev1.ResourceName]string{corev1.ResourceCPU: "1"},
 		AdmissionChecks: []string{"multikueue"},
@@ -82,7 +82,7 @@ func TestMultiKueueRunsOnWorker(t *testing.T) {
 	}
 	ok.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: owner.Name, UID: owner.UID, Controller: ptr.To(true)}}
 	for _, job := range []*batchv1.Job{ok, fail} {
-		job.Spec.ManagedBy = ptr.To(kueuetest.MultiKueueControllerName)
+		job.Spec.ManagedBy = ptr.To(kueue.MultiKueueControllerName)
 		if _, err := manager.Clientset.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}

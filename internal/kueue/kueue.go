@@ -1,6 +1,7 @@
-// Package kueuetest runs a real Kueue (bin/kueue, built by `make` from the Go
+// Package kueue runs a real Kueue (bin/kueue, built by `make` from the Go
 // module sigs.k8s.io/kueue pinned in tools/kueue/go.mod) out of cluster,
-// next to a local cluster, for the tests that queue step Jobs through it.
+// next to a local cluster: for the tests that queue step Jobs through it,
+// and for `make run KUEUE=1`.
 //
 // Kueue runs as it does in a real install, webhooks included:
 //
@@ -13,9 +14,7 @@
 //   - leader election off, metrics off, the visibility server off, health
 //     probes and webhooks on free local ports.
 //
-// The package imports no test framework, so that `make run` can use it too
-// once it moves beside the local-cluster engine.
-package kueuetest
+package kueue
 
 import (
 	"context"
