@@ -117,7 +117,7 @@ release-manifests: $(KUSTOMIZE)
 ##@ Test
 
 .PHONY: test
-test: verify $(CLUSTER_BINS) build ## Every tier: unit, envtest, e2e; and the image.
+test: verify $(CLUSTER_BINS) $(KUEUE_BINS) build ## Every tier: unit, envtest, e2e; and the image.
 	go test ./... -count=1 -timeout 40m
 	cd tools && go test ./image/... -count=1 -timeout 20m
 
@@ -168,8 +168,13 @@ chaos: $(CLUSTER_BINS) ## CHAOS_RUNS SequentialJobs of 5 steps on the local clus
 ##@ Local cluster
 
 .PHONY: run
-run: $(CLUSTER_BINS) build ## Local cluster + controller + EXAMPLE, with live progress.
-	$(BIN)/sequentialjob local run --bin $(BIN) --dir $(LOCAL) --crd $(CRD) --example "$(EXAMPLE)" $(RUN_ARGS)
+# KUEUE=1 starts a real Kueue too, with examples/kueue/queues.yaml; try
+# EXAMPLE=examples/queued-steps.yaml.
+KUEUE ?=
+KUEUE_MODULE = $(shell cd tools/kueue && go list -m -f '{{.Dir}}' sigs.k8s.io/kueue)
+
+run: $(CLUSTER_BINS) build $(if $(KUEUE),$(KUEUE_BINS)) ## Local cluster + controller (+ Kueue with KUEUE=1) + EXAMPLE, with live progress.
+	$(BIN)/sequentialjob local run --bin $(BIN) --dir $(LOCAL) --crd $(CRD) --example "$(EXAMPLE)" $(if $(KUEUE),--kueue-module $(KUEUE_MODULE)) $(RUN_ARGS)
 
 ##@ Tools (built from Go modules; nothing downloaded but modules)
 

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
+	"example.com/sequentialjob/internal/kueue"
 	"example.com/sequentialjob/internal/localcluster"
 )
 
@@ -41,6 +42,11 @@ type localRunOptions struct {
 	crd          string
 	example      string
 	exitWhenDone bool
+	// kueueModule, when set, starts a real Kueue (bin/kueue) whose
+	// manifests are in that directory (the sigs.k8s.io/kueue module), and
+	// applies kueueQueues.
+	kueueModule string
+	kueueQueues string
 }
 
 func newLocalRunCommand() *cobra.Command {
@@ -73,6 +79,8 @@ finished: 0 when all succeeded, 1 otherwise. ` + "`make run`" + ` runs this.`,
 	f.StringVar(&o.crd, "crd", o.crd, "CRD file to install")
 	f.StringVar(&o.example, "example", "", "YAML file to apply once the controller runs; empty applies nothing")
 	f.BoolVar(&o.exitWhenDone, "exit-when-done", false, "exit when every SequentialJob has finished: 0 if all succeeded, 1 otherwise")
+	f.StringVar(&o.kueueModule, "kueue-module", "", "start Kueue (--bin/kueue) too, with the manifests of this sigs.k8s.io/kueue module directory (make run KUEUE=1 sets it)")
+	f.StringVar(&o.kueueQueues, "kueue-queues", "examples/kueue/queues.yaml", "the Kueue queues to apply once Kueue runs")
 	return cmd
 }
 
@@ -124,6 +132,13 @@ func runLocal(parent context.Context, out io.Writer, o localRunOptions) (err err
 		return err
 	}
 	fmt.Fprintf(out, "Controller running (log: %s).\n", relPath(filepath.Join(cluster.LogDir(), "sequentialjob-controller.log")))
+	if o.kueueModule != "" {
+		k, err := startKueue(ctx, out, cluster, o)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = k.Stop() }()
+	}
 
 	if o.example != "" {
 		applied, err := cluster.Kubectl(ctx, "apply", "--server-side", "-f", o.example)
@@ -199,4 +214,21 @@ func localScheme() *runtime.Scheme {
 	_ = clientgoscheme.AddToScheme(s)
 	_ = v1alpha1.AddToScheme(s)
 	return s
+}
+
+// startKueue starts a real Kueue next to the cluster and applies the
+// queues: `make run KUEUE=1`. The caller stops it before the cluster.
+func startKueue(ctx context.Context, out io.Writer, cluster *localcluster.Cluster, o localRunOptions) (*kueue.Kueue, error) {
+	start := time.Now()
+	k, err := kueue.Start(ctx, cluster.Kubeconfig, cluster.Config, kueue.Options{BinDir: o.binDir, Dir: filepath.Join(o.dataDir, "kueue"), ModuleDir: o.kueueModule})
+	if err != nil {
+		return nil, fmt.Errorf("starting Kueue: %w", err)
+	}
+	applied, err := cluster.Kubectl(ctx, "apply", "--server-side", "-f", o.kueueQueues)
+	if err != nil {
+		_ = k.Stop()
+		return nil, fmt.Errorf("applying %s: %w\n%s", o.kueueQueues, err, applied)
+	}
+	fmt.Fprintf(out, "Kueue running in %s (log: %s); queues applied:\n%s", since(start), relPath(k.LogPath), applied)
+	return k, nil
 }
