@@ -13,7 +13,6 @@
 //     name and 127.0.0.1, which its rotator keeps (see newServingCerts);
 //   - leader election off, metrics off, the visibility server off, health
 //     probes and webhooks on free local ports.
-//
 package kueue
 
 import (

@@ -16,8 +16,8 @@ import (
 	"k8s.io/client-go/rest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"example.com/sequentialjob/internal/localcluster"
 	"example.com/sequentialjob/internal/kueue"
+	"example.com/sequentialjob/internal/localcluster"
 )
 
 // How long kwok runs a pod, and its exit code (see localcluster).
