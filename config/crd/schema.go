@@ -113,6 +113,9 @@ func (s *Schema) prepare(obj map[string]any) []string {
 	if len(problems) > 0 {
 		return problems
 	}
+	// The apiserver drops nulls the schema does not allow, before
+	// defaulting and validation (YAML printed from Go types has them).
+	structuraldefaulting.PruneNonNullableNullsWithoutDefaults(obj, s.structural)
 	structuraldefaulting.Default(obj, s.structural)
 	return nil
 }
@@ -209,7 +212,9 @@ func objectMetaErrors(obj map[string]any) field.ErrorList {
 	if u.GetName() == "" {
 		return field.ErrorList{field.Required(field.NewPath("metadata", "name"), "name is required")}
 	}
-	accessor := &metav1.ObjectMeta{Name: u.GetName(), Namespace: u.GetNamespace()}
+	// The whole metadata a user writes, as the apiserver validates it:
+	// labels (syntax), annotations (total size), not just the name.
+	accessor := &metav1.ObjectMeta{Name: u.GetName(), Namespace: u.GetNamespace(), Labels: u.GetLabels(), Annotations: u.GetAnnotations()}
 	if accessor.Namespace == "" {
 		accessor.Namespace = "default"
 	}
