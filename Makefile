@@ -17,6 +17,7 @@ KWOK_VERSION   := v0.8.0
 # The control-plane binaries envtest and the local cluster run.
 KUBE_BINS := $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kube-controller-manager $(BIN)/kube-scheduler $(BIN)/kubectl
 CLUSTER_BINS := $(KUBE_BINS) $(BIN)/kwok
+KUEUE_BINS := $(BIN)/kueue
 
 export KUBEBUILDER_ASSETS := $(BIN)
 
@@ -208,8 +209,7 @@ $(KUBE_BINS) &:
 # Kueue's controller manager, for the tests (and `make run`) that queue step
 # Jobs through a real Kueue. Its own module (tools/kueue) because Kueue pins
 # older k8s.io/* and controller-runtime than tools/kube and the main module.
-KUEUE_BINS := $(BIN)/kueue
-
+# (KUEUE_BINS is set at the top: prerequisites are expanded as read.)
 $(BIN)/kueue: tools/kueue/go.mod
 	cd tools/kueue && go build -o $(BIN)/kueue sigs.k8s.io/kueue/cmd/kueue
 
