@@ -214,7 +214,7 @@ $(BIN)/kueue: tools/kueue/go.mod
 	cd tools/kueue && go build -o $(BIN)/kueue sigs.k8s.io/kueue/cmd/kueue
 
 .PHONY: bin
-bin: $(CLUSTER_BINS) $(CONTROLLER_GEN) $(KUSTOMIZE) ## Build every tool and control-plane binary.
+bin: $(CLUSTER_BINS) $(KUEUE_BINS) $(CONTROLLER_GEN) $(KUSTOMIZE) ## Build every tool and control-plane binary, and Kueue.
 
 .PHONY: clean
 clean:
