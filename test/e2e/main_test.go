@@ -153,6 +153,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	code = m.Run()
+	printChaosSummary(os.Stdout)
 	if code == 0 && wholeSuite() {
 		if err := checkLeastPrivilege(cluster.AuditLog()); err != nil {
 			fmt.Fprintf(os.Stderr, "FAIL: least privilege: %v\n", err)
@@ -167,21 +168,40 @@ func run(m *testing.M) int {
 func startController(ctx context.Context) error {
 	controllerMu.Lock()
 	defer controllerMu.Unlock()
-	addr, err := localcluster.FreeLocalAddr()
+	p, url, err := startReplica(ctx, controllerKubeconfig)
 	if err != nil {
 		return err
+	}
+	controller, metricsURL = p, url
+	return nil
+}
+
+// startReplica starts one controller process that authenticates with
+// kubeconfig, and returns it with its metrics URL. The chaos tests start
+// replicas of their own (a second one, or one behind a fault proxy).
+func startReplica(ctx context.Context, kubeconfig string) (*localcluster.Process, string, error) {
+	addr, err := localcluster.FreeLocalAddr()
+	if err != nil {
+		return nil, "", err
 	}
 	// As the shipped Deployment runs it: its own ServiceAccount, leader
 	// election, secure metrics. A restart after a kill waits for the dead
 	// leader's Lease to expire (15 s), as a new pod would.
 	p, err := cluster.StartController(ctx, localcluster.ControllerOptions{Path: controllerPath,
-		Args: []string{"--kubeconfig=" + controllerKubeconfig, "--metrics-bind-address=" + addr,
+		Args: []string{"--kubeconfig=" + kubeconfig, "--metrics-bind-address=" + addr,
 			"--leader-elect", "--leader-election-namespace=" + systemNamespace}})
 	if err != nil {
-		return err
+		return nil, "", err
 	}
-	controller, metricsURL = p, "https://"+addr+"/metrics"
-	return nil
+	return p, "https://" + addr + "/metrics", nil
+}
+
+// stopController stops the shared controller gracefully: it releases its
+// Lease, so the next replica leads at once.
+func stopController() error {
+	controllerMu.Lock()
+	defer controllerMu.Unlock()
+	return controller.Stop(30 * time.Second)
 }
 
 func killController() error {

@@ -1,0 +1,60 @@
+package e2e
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+)
+
+var chaosAPIRestarts = flag.Int("chaos.apiserver-restarts", 2, "TestChaosAPIServerRestart: restarts of kube-apiserver")
+
+// TestChaosAPIServerRestart restarts kube-apiserver mid-run, etcd keeping
+// its data: every watch breaks, every request fails for a few seconds, and
+// the controller, if it cannot renew its Lease in time, exits and is
+// restarted (pod). Nothing may be lost or doubled.
+func TestChaosAPIServerRestart(t *testing.T) {
+	longChaos(t)
+	pods := startPods(t, 1, controllerKubeconfig)
+	w := newChaosWorkload(t, "restart")
+
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	restarts := 0
+	var downtime time.Duration
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for restarts < *chaosAPIRestarts {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Duration(3000+rand.IntN(7000)) * time.Millisecond):
+			}
+			// Mid-run means runs are still going; a restart after the
+			// last one ended proves nothing.
+			if w.unfinished(ctx) == 0 {
+				return
+			}
+			start := time.Now()
+			if err := cluster.RestartAPIServer(); err != nil {
+				t.Errorf("restarting kube-apiserver: %v", err)
+				return
+			}
+			restarts++
+			downtime += time.Since(start)
+			fmt.Printf("chaos apiserver restart %d: the apiserver was away %s\n", restarts, time.Since(start).Round(100*time.Millisecond))
+		}
+	}()
+	lost := w.wait(*chaosTimeout)
+	stop()
+	wg.Wait()
+	exits, _ := podExits(pods)
+	w.check(t, "apiserver restarted", fmt.Sprintf("%d restarts (%s down), %d controller exits", restarts, downtime.Round(time.Second), exits), lost)
+	if restarts < *chaosAPIRestarts {
+		t.Errorf("only %d of %d apiserver restarts happened while runs were going", restarts, *chaosAPIRestarts)
+	}
+}
