@@ -91,7 +91,10 @@ type chaosResult struct {
 	Orphans                    int
 	EventsLost, EventsRepeated int
 	Took                       time.Duration
-	problems                   []string
+	// Failed is the test's verdict, which also covers the scenario's own
+	// checks (kills or restarts that did not happen, two leaders).
+	Failed   bool
+	problems []string
 }
 
 // Clean reports whether nothing was lost, doubled or wrong. Lost events are
@@ -151,7 +154,8 @@ func (w *chaosWorkload) check(t *testing.T, scenario, injected string, lost int)
 			r.problems = append(r.problems, fmt.Sprintf("Job %s is not controlled by its SequentialJob (owner %v)", job.Name, ref))
 		}
 	}
-	recordChaos(r)
+	// Recorded once the test has ended, with its verdict.
+	t.Cleanup(func() { r.Failed = t.Failed(); recordChaos(r) })
 	fmt.Printf("chaos %s: %d runs x %d steps, %s: %d exact, %d lost, %d Jobs doubled, %d out of order, %d orphans; events lost %d, repeated %d (%s)\n",
 		scenario, r.Runs, len(w.steps), injected, r.Exact, r.Lost, r.Doubled, r.OutOfOrder, r.Orphans, r.EventsLost, r.EventsRepeated, r.Took.Round(time.Second))
 	if !r.Clean() {

@@ -33,7 +33,7 @@ func printChaosSummary(w io.Writer) {
 	fmt.Fprintln(tw, "scenario\truns\tinjected\texact\tlost\tJobs doubled\tout of order\torphan Jobs\tevents lost\tevents repeated\ttook\tresult")
 	for _, r := range chaosResults {
 		result := "ok"
-		if !r.Clean() {
+		if r.Failed || !r.Clean() {
 			result = "FAIL"
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\n", r.Scenario, r.Runs, r.Injected, r.Exact, r.Lost,
