@@ -134,3 +134,17 @@ func currentLease(ctx context.Context) (*coordinationv1.Lease, error) {
 	lease := &coordinationv1.Lease{}
 	return lease, k8s.Get(ctx, client.ObjectKey{Namespace: systemNamespace, Name: leaseName}, lease)
 }
+
+// leaseHolder waits until the Lease has a holder and returns it.
+func leaseHolder(ctx context.Context) (string, error) {
+	var holder string
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		lease, err := currentLease(ctx)
+		if err != nil || lease.Spec.HolderIdentity == nil {
+			return false, nil
+		}
+		holder = *lease.Spec.HolderIdentity
+		return holder != "", nil
+	})
+	return holder, err
+}

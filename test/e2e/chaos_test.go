@@ -19,7 +19,9 @@ var (
 	chaosSteps    = flag.Int("chaos.steps", 5, "steps per SequentialJob")
 	chaosDuration = flag.String("chaos.duration", "1s", "how long each step's pod runs (kwok)")
 	chaosTimeout  = flag.Duration("chaos.timeout", 15*time.Minute, "how long a scenario's runs may take to end before the rest count as lost")
-	chaosKills    = flag.Int("chaos.kills", 5, "TestChaosControllerKilled: SIGKILLs of the controller (make chaos: 20)")
+	// 4 kills, each followed by a Lease expiry, keep make test's run near
+	// a minute.
+	chaosKills = flag.Int("chaos.kills", 4, "TestChaosControllerKilled: SIGKILLs of the controller (make chaos: 20)")
 )
 
 // longChaos skips the scenarios that only make chaos runs: each takes
@@ -32,7 +34,8 @@ func longChaos(t *testing.T) {
 }
 
 // TestChaosControllerKilled SIGKILLs the controller at random moments while
-// runs go on, starting a new one each time. Every run must end Succeeded
+// it leads and runs go on, starting a new one each time (which leads once
+// the dead one's Lease expires, as a restarted pod would). Every run must end Succeeded
 // with its exact status, one Job per step, each created only once the
 // previous step's Job was Complete, and no event announced twice. Events
 // lost to a kill (a crash between a status write and its events) are
@@ -47,6 +50,16 @@ func TestChaosControllerKilled(t *testing.T) {
 	go func() {
 		defer killer.Done()
 		for kills < *chaosKills && ctx.Err() == nil {
+			// Kill only a controller that leads: a new process waits up
+			// to 15 s for the dead one's Lease, and a kill in that
+			// window would hit a process that reconciles nothing.
+			holder, err := leaseHolder(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					t.Errorf("waiting for the controller to lead: %v", err)
+				}
+				return
+			}
 			time.Sleep(time.Duration(200+rand.IntN(2500)) * time.Millisecond)
 			if err := killController(); err != nil {
 				t.Errorf("killing the controller: %v", err)
@@ -56,6 +69,12 @@ func TestChaosControllerKilled(t *testing.T) {
 			time.Sleep(time.Duration(rand.IntN(1000)) * time.Millisecond)
 			if err := startController(context.Background()); err != nil {
 				t.Errorf("starting the controller: %v", err)
+				return
+			}
+			if _, err := waitForNewHolder(ctx, holder); err != nil {
+				if ctx.Err() == nil {
+					t.Errorf("after a kill: %v", err)
+				}
 				return
 			}
 		}

@@ -39,8 +39,9 @@ type Fault string
 const (
 	// Error500 answers 500 without forwarding.
 	Error500 Fault = "500"
-	// Conflict409 answers 409 without forwarding (writes only: a read
-	// never conflicts).
+	// Conflict409 answers 409 Conflict without forwarding, to updates,
+	// patches and deletes only: a read never conflicts, and a create's 409
+	// is AlreadyExists.
 	Conflict409 Fault = "409"
 	// Throttle429 answers 429 with Retry-After: 1 without forwarding.
 	// client-go retries these by itself, as it would against a busy
@@ -216,10 +217,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case WatchCut:
 		ctx, cancel := context.WithTimeout(r.Context(), hold)
 		defer cancel()
-		// The reverse proxy aborts the response when its upstream read
-		// fails mid-body, so the client sees the stream reset, not a
-		// clean end.
 		p.rp.ServeHTTP(w, r.WithContext(ctx))
+		// The reverse proxy may end the response cleanly when its
+		// upstream read stops: reset it, so the client sees a cut.
+		if ctx.Err() != nil {
+			panic(http.ErrAbortHandler)
+		}
 	case Error500:
 		writeStatus(w, http.StatusInternalServerError, metav1.StatusReasonInternalError, "faultproxy: injected internal error")
 	case Conflict409:
@@ -257,6 +260,10 @@ func (p *Proxy) draw(r *http.Request, watch bool) (Fault, time.Duration) {
 		// At least a tenth of MaxWatch: a watch cut before its first
 		// event is just a failed request.
 		f, hold = WatchCut, p.opts.MaxWatch/10+time.Duration(p.rnd.Int64N(int64(p.opts.MaxWatch)))*9/10
+	case r.Method == http.MethodPost:
+		// A create does not conflict on a resourceVersion; its 409 is
+		// AlreadyExists, which would be a lie about the object.
+		f = []Fault{Error500, Throttle429, Timeout, AppliedThen500}[p.rnd.IntN(4)]
 	case isWrite(r):
 		f = []Fault{Error500, Conflict409, Throttle429, Timeout, AppliedThen500}[p.rnd.IntN(5)]
 	default:

@@ -66,7 +66,7 @@ func TestForwards(t *testing.T) {
 	assert.Equal(t, "ok Bearer token", string(body))
 }
 
-// Every write gets a fault at rate 1, of every kind; only an
+// Every update gets a fault at rate 1, of every kind; only an
 // applied-then-500 reaches the apiserver, and its client still sees 500.
 func TestWriteFaults(t *testing.T) {
 	var hits atomic.Int64
@@ -74,7 +74,9 @@ func TestWriteFaults(t *testing.T) {
 	codes := map[int]int{}
 	resets := 0
 	for range 200 {
-		resp, err := c.Post(p.URL+"/api/v1/namespaces/x/pods", "application/json", strings.NewReader("{}"))
+		req, err := http.NewRequest(http.MethodPatch, p.URL+"/api/v1/namespaces/x/pods/y", strings.NewReader("{}"))
+		require.NoError(t, err)
+		resp, err := c.Do(req)
 		if err != nil {
 			resets++
 			continue
@@ -95,8 +97,8 @@ func TestWriteFaults(t *testing.T) {
 	assert.Equal(t, s.Faults[Throttle429], codes[http.StatusTooManyRequests])
 }
 
-// A read never gets a conflict nor is applied.
-func TestReadFaults(t *testing.T) {
+// A read never gets a conflict nor is applied; a create never conflicts.
+func TestReadAndCreateFaults(t *testing.T) {
 	var hits atomic.Int64
 	p, c := start(t, upstream(t, &hits), 1)
 	for range 50 {
@@ -107,6 +109,14 @@ func TestReadFaults(t *testing.T) {
 	s := p.Stats()
 	assert.Zero(t, s.Faults[Conflict409]+s.Faults[AppliedThen500])
 	assert.Zero(t, hits.Load())
+	for range 50 {
+		if resp, err := c.Post(p.URL+"/api/v1/namespaces/x/pods", "application/json", strings.NewReader("{}")); err == nil {
+			_ = resp.Body.Close()
+		}
+	}
+	s = p.Stats()
+	assert.Zero(t, s.Faults[Conflict409])
+	assert.Positive(t, s.Faults[AppliedThen500])
 }
 
 // A watch streams through the proxy, and a cut one ends early, mid-stream.
