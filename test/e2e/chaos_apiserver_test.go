@@ -26,7 +26,9 @@ func TestChaosAPIServerRestart(t *testing.T) {
 	klog.SetLogger(logr.Discard())
 	t.Cleanup(klog.ClearLogger)
 	pods := startPods(t, 1, controllerKubeconfig)
-	w := newChaosWorkload(t, "restart")
+	// A new run starts after each restart, so that the next one finds
+	// runs going.
+	w := newChaosWorkload(t, "restart", *chaosRuns-*chaosAPIRestarts)
 
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -35,6 +37,11 @@ func TestChaosAPIServerRestart(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		defer func() {
+			if err := w.rest(); err != nil {
+				t.Errorf("%v", err)
+			}
+		}()
 		for restarts < *chaosAPIRestarts {
 			select {
 			case <-ctx.Done():
@@ -59,6 +66,10 @@ func TestChaosAPIServerRestart(t *testing.T) {
 				how = "SIGKILLed after 30s of graceful shutdown"
 			}
 			fmt.Printf("chaos apiserver restart %d: %s, away %s\n", restarts, how, time.Since(start).Round(100*time.Millisecond))
+			if err := w.next(); err != nil {
+				t.Errorf("%v", err)
+				return
+			}
 		}
 	}()
 	lost := w.wait(*chaosTimeout)

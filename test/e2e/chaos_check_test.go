@@ -22,14 +22,19 @@ import (
 // of chaos.steps steps, in a namespace of their own, with every Job change
 // recorded in the apiserver's order (jobRecorder).
 type chaosWorkload struct {
-	ns      string
+	ns string
+	// names are every run the scenario will create, created or not.
 	names   []string
+	created int
 	steps   []string
 	jobs    *jobRecorder
 	started time.Time
 }
 
-func newChaosWorkload(t *testing.T, prefix string) *chaosWorkload {
+// newChaosWorkload creates the first upfront runs; next creates the others
+// one at a time, so that a scenario can start one after each fault and
+// always has runs going while it injects faults.
+func newChaosWorkload(t *testing.T, prefix string, upfront int) *chaosWorkload {
 	t.Helper()
 	w := &chaosWorkload{ns: newNamespace(t), started: time.Now()}
 	w.jobs = recordJobs(t, w.ns)
@@ -37,11 +42,36 @@ func newChaosWorkload(t *testing.T, prefix string) *chaosWorkload {
 		w.steps = append(w.steps, fmt.Sprintf("s%d", i))
 	}
 	for i := range *chaosRuns {
-		name := fmt.Sprintf("%s-%02d", prefix, i)
-		w.names = append(w.names, name)
-		createSJ(t, fixtures.MakeSequentialJob(w.ns, name).Steps(w.steps...).Duration(*chaosDuration).Obj())
+		w.names = append(w.names, fmt.Sprintf("%s-%02d", prefix, i))
+	}
+	for range max(1, min(upfront, len(w.names))) {
+		require.NoError(t, w.next())
 	}
 	return w
+}
+
+// next creates the next run, if any is left. It does not fail the test
+// itself: scenarios call it from their fault goroutine.
+func (w *chaosWorkload) next() error {
+	if w.created == len(w.names) {
+		return nil
+	}
+	sj := fixtures.MakeSequentialJob(w.ns, w.names[w.created]).Steps(w.steps...).Duration(*chaosDuration).Obj()
+	if err := k8s.Create(context.Background(), sj); err != nil {
+		return fmt.Errorf("creating SequentialJob %s: %w", sj.Name, err)
+	}
+	w.created++
+	return nil
+}
+
+// rest creates the runs not created yet.
+func (w *chaosWorkload) rest() error {
+	for w.created < len(w.names) {
+		if err := w.next(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // unfinished counts the runs that have not ended; an error (the apiserver

@@ -40,7 +40,7 @@ func TestChaosAPIFaults(t *testing.T) {
 	t.Cleanup(func() { _ = proxy.Close() })
 	pods := startPods(t, 1, proxyKubeconfig(t, proxy))
 
-	w := newChaosWorkload(t, "faults")
+	w := newChaosWorkload(t, "faults", *chaosRuns)
 	lost := w.wait(*chaosTimeout)
 	stats := proxy.Stats()
 	exits, lastExit := podExits(pods)

@@ -25,7 +25,9 @@ var chaosLeaderKills = flag.Int("chaos.leader-kills", 5, "TestChaosLeaderKilled:
 func TestChaosLeaderKilled(t *testing.T) {
 	longChaos(t)
 	pods := startPods(t, 2, controllerKubeconfig)
-	w := newChaosWorkload(t, "leader")
+	// A new run starts after each kill, so that the next one finds runs
+	// going.
+	w := newChaosWorkload(t, "leader", *chaosRuns-*chaosLeaderKills)
 	token := serviceAccountToken(t, w.ns, "prometheus", metricsReader)
 
 	ctx, stop := context.WithCancel(context.Background())
@@ -35,6 +37,11 @@ func TestChaosLeaderKilled(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		defer func() {
+			if err := w.rest(); err != nil {
+				t.Errorf("%v", err)
+			}
+		}()
 		for kills < *chaosLeaderKills {
 			select {
 			case <-ctx.Done():
@@ -67,6 +74,10 @@ func TestChaosLeaderKilled(t *testing.T) {
 			failovers = append(failovers, took)
 			fmt.Printf("chaos leader kill %d: %s (%s) killed; a new holder took the Lease after %s\n",
 				kills, leader.name, holder, took.Round(100*time.Millisecond))
+			if err := w.next(); err != nil {
+				t.Errorf("%v", err)
+				return
+			}
 		}
 	}()
 	lost := w.wait(*chaosTimeout)

@@ -19,9 +19,9 @@ var (
 	chaosSteps    = flag.Int("chaos.steps", 5, "steps per SequentialJob")
 	chaosDuration = flag.String("chaos.duration", "1s", "how long each step's pod runs (kwok)")
 	chaosTimeout  = flag.Duration("chaos.timeout", 15*time.Minute, "how long a scenario's runs may take to end before the rest count as lost")
-	// 4 kills, each followed by a Lease expiry, keep make test's run near
+	// 3 kills, each followed by a Lease expiry, keep make test's run near
 	// a minute.
-	chaosKills = flag.Int("chaos.kills", 4, "TestChaosControllerKilled: SIGKILLs of the controller (make chaos: 20)")
+	chaosKills = flag.Int("chaos.kills", 3, "TestChaosControllerKilled: SIGKILLs of the controller (make chaos: 20)")
 )
 
 // longChaos skips the scenarios that only make chaos runs: each takes
@@ -34,14 +34,17 @@ func longChaos(t *testing.T) {
 }
 
 // TestChaosControllerKilled SIGKILLs the controller at random moments while
-// it leads and runs go on, starting a new one each time (which leads once
-// the dead one's Lease expires, as a restarted pod would). Every run must end Succeeded
+// it leads and runs go on, starting a new process each time (which leads
+// once the dead one's Lease expires, as a restarted pod would) and a new
+// run. Every run must end Succeeded
 // with its exact status, one Job per step, each created only once the
 // previous step's Job was Complete, and no event announced twice. Events
 // lost to a kill (a crash between a status write and its events) are
 // reported. Not parallel: it kills the shared controller.
 func TestChaosControllerKilled(t *testing.T) {
-	w := newChaosWorkload(t, "chaos")
+	// A new run starts after each kill, so that every kill finds runs
+	// going: each costs a Lease expiry, longer than a run.
+	w := newChaosWorkload(t, "chaos", *chaosRuns-*chaosKills)
 
 	ctx, stopKilling := context.WithCancel(context.Background())
 	var killer sync.WaitGroup
@@ -49,6 +52,11 @@ func TestChaosControllerKilled(t *testing.T) {
 	kills := 0
 	go func() {
 		defer killer.Done()
+		defer func() {
+			if err := w.rest(); err != nil {
+				t.Errorf("%v", err)
+			}
+		}()
 		for kills < *chaosKills && ctx.Err() == nil {
 			// Kill only a controller that leads: a new process waits up
 			// to 15 s for the dead one's Lease, and a kill in that
@@ -75,6 +83,10 @@ func TestChaosControllerKilled(t *testing.T) {
 				if ctx.Err() == nil {
 					t.Errorf("after a kill: %v", err)
 				}
+				return
+			}
+			if err := w.next(); err != nil {
+				t.Errorf("%v", err)
 				return
 			}
 		}
