@@ -64,8 +64,13 @@ type Options struct {
 	// that verifies it.
 	Upstream   string
 	UpstreamCA []byte
-	// Rate is the share of requests that get a fault, 0 to 1.
+	// Rate is the share of requests that get a fault, 0 to 1, watches
+	// aside.
 	Rate float64
+	// WatchCutRate is the share of watches cut. A client opens few
+	// watches, each for minutes, so the rate of other requests would
+	// hardly ever cut one.
+	WatchCutRate float64
 	// Seed seeds the choice of faults. Requests arrive concurrently, so a
 	// seed reproduces the sequence of decisions, not which request gets
 	// which.
@@ -250,7 +255,11 @@ func (p *Proxy) draw(r *http.Request, watch bool) (Fault, time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.requests++
-	if !p.enabled || p.rnd.Float64() >= p.opts.Rate {
+	rate := p.opts.Rate
+	if watch {
+		rate = p.opts.WatchCutRate
+	}
+	if !p.enabled || p.rnd.Float64() >= rate {
 		return "", 0
 	}
 	var f Fault

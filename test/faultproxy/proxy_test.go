@@ -43,7 +43,7 @@ func upstream(t *testing.T, hits *atomic.Int64) *httptest.Server {
 
 func start(t *testing.T, srv *httptest.Server, rate float64) (*Proxy, *http.Client) {
 	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
-	p, err := Start(Options{Upstream: srv.URL, UpstreamCA: ca, Rate: rate, Seed: 1, MaxHang: 20 * time.Millisecond, MaxWatch: 200 * time.Millisecond})
+	p, err := Start(Options{Upstream: srv.URL, UpstreamCA: ca, Rate: rate, WatchCutRate: rate, Seed: 1, MaxHang: 20 * time.Millisecond, MaxWatch: 200 * time.Millisecond})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = p.Close() })
 	roots := x509.NewCertPool()
