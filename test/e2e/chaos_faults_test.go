@@ -15,15 +15,15 @@ import (
 
 var (
 	chaosFaultRate = flag.Float64("chaos.fault-rate", 0.10, "TestChaosAPIFaults: share of the controller's requests that get a fault")
-	chaosWatchCuts = flag.Float64("chaos.watch-cut-rate", 0.5, "TestChaosAPIFaults: share of the controller's watches cut after up to 10 s")
+	chaosWatchCuts = flag.Float64("chaos.watch-cut-rate", 1, "TestChaosAPIFaults: share of the controller's watches cut after 1 to 10 s")
 	chaosSeed      = flag.Uint64("chaos.seed", 0, "TestChaosAPIFaults: seed of the fault choices; 0 picks one from the clock (printed)")
 )
 
 // TestChaosAPIFaults puts a fault proxy between the controller and the
 // apiserver: a share of the controller's requests (chaos.fault-rate) get a
 // 500, a 409, a 429 or no answer at all, some writes are applied but
-// answered 500, and half the watches are cut after up to 10 s (the client
-// must resume them without missing a change). The controller must still end
+// answered 500, and every watch is cut after 1 to 10 s (the client must
+// resume each without missing a change). The controller must still end
 // every run exactly, with one Job per step: it may retry, but an apply it
 // believes failed must not start a step twice, and an error must not end a
 // step or a run. The test's own client talks to the apiserver directly.
