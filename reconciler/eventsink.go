@@ -1,6 +1,7 @@
 package reconciler
 
 import (
+	"errors"
 	"context"
 	"time"
 
@@ -102,8 +103,16 @@ func (p *eventPoster) post(ctx context.Context) {
 	}
 }
 
-// retriable errors clear up by themselves.
+// retriable errors clear up by themselves: the apiserver's transient
+// answers, and no answer at all (a connection reset, an HTTP/2 stream
+// error, EOF), which the apiserver may not even have seen. A retry is safe
+// either way: the event's name is fixed when it is recorded, so a create
+// that was applied answers AlreadyExists, which counts as posted.
 func retriable(err error) bool {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return true
+	}
 	return apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err) ||
 		apierrors.IsInternalError(err) || apierrors.IsServiceUnavailable(err) || apierrors.IsUnexpectedServerError(err)
 }

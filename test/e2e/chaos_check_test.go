@@ -130,7 +130,7 @@ type chaosResult struct {
 // Clean reports whether nothing was lost, doubled or wrong. Lost events are
 // not in it: events are recorded after the status write that holds their
 // transition, at most once, so a kill in between loses them by design
-// (docs/reliability-chaos.md).
+// (docs/reliability.md).
 func (r chaosResult) Clean() bool {
 	return r.Exact == r.Runs && r.Lost == 0 && r.Doubled == 0 && r.OutOfOrder == 0 && r.Orphans == 0 && r.EventsRepeated == 0
 }

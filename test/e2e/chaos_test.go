@@ -12,7 +12,7 @@ import (
 
 // The chaos scenarios. make test runs a short TestChaosControllerKilled;
 // make chaos runs every scenario with 30 runs of 5 steps (-chaos.all) and
-// prints a summary table. docs/reliability-chaos.md has the figures.
+// prints a summary table. docs/reliability.md has the figures.
 var (
 	chaosAll      = flag.Bool("chaos.all", false, "run every chaos scenario, not only TestChaosControllerKilled (make chaos)")
 	chaosRuns     = flag.Int("chaos.runs", 8, "SequentialJobs per chaos scenario (make chaos: 30)")
