@@ -1,8 +1,8 @@
 package reconciler
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"time"
 
 	eventsv1 "k8s.io/api/events/v1"
