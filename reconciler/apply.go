@@ -53,13 +53,14 @@ func (r *Reconciler) expire(ctx context.Context, sj *v1alpha1.SequentialJob) err
 // writeStatus writes the whole status through the status subresource, and
 // nothing at all when it has not changed.
 func (r *Reconciler) writeStatus(ctx context.Context, sj *v1alpha1.SequentialJob, desired render.Desired) error {
-	if !desired.StatusChanged {
+	if !desired.StatusChanged() {
 		return nil
 	}
-	if err := r.Client.Status().Apply(ctx, desired.StatusApply, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+	intent := desired.StatusApply()
+	if err := r.Client.Status().Apply(ctx, intent, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
 		return err
 	}
-	if rv := desired.StatusApply.ResourceVersion; rv != nil {
+	if rv := intent.ResourceVersion; rv != nil {
 		r.expect.wroteSequentialJob(sj.UID, *rv)
 	}
 	return nil

@@ -48,7 +48,7 @@ func (r *Reconciler) cleanup(ctx context.Context, sj *v1alpha1.SequentialJob) (r
 	}
 	jobs, err := listJobs(ctx, r.APIReader, sj)
 	if err != nil {
-		return r.reportError(ctx, sj, "listing Jobs to delete", err)
+		return r.retryLater(ctx, sj, "listing Jobs to delete", err)
 	}
 	var remaining, deleted []string
 	for i := range jobs {
@@ -58,14 +58,14 @@ func (r *Reconciler) cleanup(ctx context.Context, sj *v1alpha1.SequentialJob) (r
 		}
 		remaining = append(remaining, job.Name)
 		if err := releaseJob(ctx, r.Client, job); err != nil {
-			return r.reportError(ctx, sj, "releasing Job "+job.Name, err)
+			return r.retryLater(ctx, sj, "releasing Job "+job.Name, err)
 		}
 		if !job.DeletionTimestamp.IsZero() {
 			continue
 		}
 		err := r.Client.Delete(ctx, job, client.PropagationPolicy(metav1.DeletePropagationBackground), client.Preconditions{UID: &job.UID})
 		if client.IgnoreNotFound(err) != nil {
-			return r.reportError(ctx, sj, "deleting Job "+job.Name, err)
+			return r.retryLater(ctx, sj, "deleting Job "+job.Name, err)
 		}
 		deleted = append(deleted, job.Name)
 	}

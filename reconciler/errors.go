@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	batchv1ac "k8s.io/client-go/applyconfigurations/batch/v1"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -16,16 +18,40 @@ import (
 	"example.com/sequentialjob/render"
 )
 
-// reportError reports a failed reconcile on the seed's three channels — a
-// condition (once render can place it), a Warning event and a structured
-// log line — and returns the error so that the workqueue retries with
-// exponential backoff. It is for failures before the Jobs are known: status
-// is left alone then, since rendering without the Jobs would read every
-// running step as deleted.
-func (r *Reconciler) reportError(ctx context.Context, sj *v1alpha1.SequentialJob, doing string, err error) (reconcile.Result, error) {
-	log.FromContext(ctx).Error(err, "Failed to reconcile", "phase", doing)
-	r.Recorder.Eventf(sj, nil, corev1.EventTypeWarning, v1alpha1.EventReconciliationFailed, "Reconcile", "Failed to reconcile: %s: %v", doing, err)
-	return reconcile.Result{}, err
+// retryLater handles a reconcile that failed before its status was
+// written: status is left alone then, since rendering without what failed
+// would read, say, every running step as deleted. It is retried with
+// backoff. An error that persisted for render.ErrorGracePeriod is reported
+// on the seed's channels, a Warning event and an error log line (the
+// condition is render's, when a Job create fails); one that is younger is
+// only logged at verbosity 1, and an optimistic-lock conflict (another
+// writer came first) is simply tried again on a fresh read.
+func (r *Reconciler) retryLater(ctx context.Context, sj *v1alpha1.SequentialJob, doing string, err error) (reconcile.Result, error) {
+	after := r.retries.next(sj.UID)
+	if apierrors.IsConflict(err) {
+		log.FromContext(ctx).V(1).Info("Conflict; retrying on a fresh read", "phase", doing, "error", err.Error())
+		return reconcile.Result{RequeueAfter: after}, nil
+	}
+	now := r.Clock.Now()
+	reported := now.Sub(r.retries.failing(sj.UID, now)) >= render.ErrorGracePeriod
+	logRetry(ctx, reported, doing, err, after)
+	if reported {
+		r.Recorder.Eventf(sj, nil, corev1.EventTypeWarning, v1alpha1.EventReconciliationFailed, "Reconcile", "Failed to reconcile: %s: %v", doing, err)
+	}
+	return reconcile.Result{RequeueAfter: after}, nil
+}
+
+// startStep creates the step's Job render decided on. A create the
+// apiserver refuses is an observation too: render decides once more on it.
+func (r *Reconciler) startStep(ctx context.Context, obs render.Observed, desired render.Desired) (render.Desired, error) {
+	err := r.createJob(ctx, obs.SequentialJob, desired.Job)
+	if err == nil {
+		return desired, nil
+	}
+	if obs, err = r.withCreateError(ctx, obs, desired.Job, err); err != nil {
+		return desired, err
+	}
+	return render.Render(obs, r.Clock.Now()), nil
 }
 
 // withCreateError adds a failed Job create to what was observed, so that
@@ -46,16 +72,22 @@ func (r *Reconciler) withCreateError(ctx context.Context, obs render.Observed, j
 			return obs, nil
 		}
 	}
+	answers := render.Answers{}
+	if obs.Answers != nil {
+		answers = *obs.Answers
+	}
 	if rejectedAsInvalid(err) {
 		rejected := map[string]render.Rejection{job.Labels[v1alpha1.LabelStepName]: {Reason: v1alpha1.ReasonJobRejected, Message: apiMessage(err)}}
-		for name, r := range obs.Rejected {
-			rejected[name] = r
+		maps.Copy(rejected, answers.Rejected)
+		answers.Rejected = rejected
+	} else {
+		problem := problemFor("creating the step's Job", err)
+		if problem.IsError() {
+			problem.Since = &metav1.Time{Time: r.retries.failing(obs.SequentialJob.UID, r.Clock.Now())}
 		}
-		obs.Rejected = rejected
-		return obs, nil
+		answers.Problem = &problem
 	}
-	problem := problemFor("creating the step's Job", err)
-	obs.Problem = &problem
+	obs.Answers = &answers
 	return obs, nil
 }
 

@@ -68,9 +68,6 @@ func (e *expectations) get(uid types.UID) *expected {
 
 // wroteSequentialJob remembers the resourceVersion our write returned.
 func (e *expectations) wroteSequentialJob(uid types.UID, resourceVersion string) {
-	if e == nil {
-		return
-	}
 	rv, err := strconv.ParseUint(resourceVersion, 10, 64)
 	if err != nil {
 		return // not a number: nothing to compare with, the timeout decides
@@ -82,18 +79,12 @@ func (e *expectations) wroteSequentialJob(uid types.UID, resourceVersion string)
 }
 
 func (e *expectations) createdJob(uid types.UID, name string) {
-	if e == nil {
-		return
-	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.get(uid).created[name] = true
 }
 
 func (e *expectations) releasedJob(uid types.UID, name string) {
-	if e == nil {
-		return
-	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.get(uid).released[name] = true
@@ -110,9 +101,6 @@ const (
 
 // check compares the cache with our writes, and forgets what it shows.
 func (e *expectations) check(sj *v1alpha1.SequentialJob, jobs []batchv1.Job) verdict {
-	if e == nil {
-		return cacheCurrent
-	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	x := e.bySJ[sj.UID]
@@ -153,9 +141,6 @@ func (e *expectations) check(sj *v1alpha1.SequentialJob, jobs []batchv1.Job) ver
 // cache to show our writes: the watch event of our own status write must
 // then wake it.
 func (e *expectations) isWaiting(uid types.UID) bool {
-	if e == nil {
-		return true
-	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	x := e.bySJ[uid]
@@ -164,9 +149,6 @@ func (e *expectations) isWaiting(uid types.UID) bool {
 
 // stillReleasing filters out the Jobs whose finalizer we already removed.
 func (e *expectations) stillReleasing(uid types.UID, names []string) []string {
-	if e == nil {
-		return names
-	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	x := e.bySJ[uid]
@@ -177,9 +159,6 @@ func (e *expectations) stillReleasing(uid types.UID, names []string) []string {
 }
 
 func (e *expectations) forget(uid types.UID) {
-	if e == nil {
-		return
-	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.bySJ, uid)

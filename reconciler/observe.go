@@ -2,7 +2,6 @@ package reconciler
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -18,36 +17,30 @@ import (
 	"example.com/sequentialjob/render"
 )
 
-// observe gathers everything render decides on: the SequentialJob, its
-// Jobs, and what only the apiserver can tell, asked only when render's
-// Preflight says it matters:
-//   - a step's Job that status names but the cache lacks (deleted, or not
-//     seen yet), confirmed live before its step is failed;
+// answer fetches what render needs, live: what only the apiserver can
+// tell, asked only when the decision depends on it.
 //   - the ServiceAccount the next step's pods would run as;
 //   - a server-side dry-run of every step that has not started, before the
-//     first step and after each spec change.
-func (r *Reconciler) observe(ctx context.Context, sj *v1alpha1.SequentialJob, jobs []batchv1.Job) (render.Observed, error) {
-	obs := render.Observed{SequentialJob: sj, Jobs: jobs}
-	if err := r.confirmMissingJobs(ctx, &obs); err != nil {
-		return obs, err
-	}
-	checks := render.Preflight(obs)
-	if checks.Next != nil {
-		problem, err := r.checkServiceAccount(ctx, sj)
+//     first step and after each spec change;
+//   - the pods of the Jobs whose step ends now.
+func (r *Reconciler) answer(ctx context.Context, sj *v1alpha1.SequentialJob, needs render.Needs) (*render.Answers, error) {
+	answers := &render.Answers{}
+	if needs.ServiceAccount != "" {
+		problem, err := r.checkServiceAccount(ctx, sj.Namespace, needs.ServiceAccount)
 		if err != nil {
-			return obs, err
+			return nil, err
 		}
-		obs.Problem = problem
+		answers.Problem = problem
 	}
-	obs.Rejected = r.dryRun(ctx, checks.Validate)
-	for _, job := range checks.PodsOf {
+	answers.Rejected = r.dryRun(ctx, needs.DryRun)
+	for _, job := range needs.PodsOf {
 		pods, err := r.listPods(ctx, sj.Namespace, job)
 		if err != nil {
-			return obs, err
+			return nil, err
 		}
-		obs.Pods = append(obs.Pods, pods...)
+		answers.Pods = append(answers.Pods, pods...)
 	}
-	return obs, nil
+	return answers, nil
 }
 
 // listPods lists, live, the pods of a Job whose step ends now: the step's
@@ -134,18 +127,14 @@ func listed(jobs []batchv1.Job, name string) bool {
 // The Job would be created, but its pods never would, and the step would
 // hang. The read is live: ServiceAccounts are not worth caching for a check
 // made once per step.
-func (r *Reconciler) checkServiceAccount(ctx context.Context, sj *v1alpha1.SequentialJob) (*render.Problem, error) {
-	name := sj.Spec.Template.Spec.ServiceAccountName
-	if name == "" {
-		return nil, nil
-	}
-	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: sj.Namespace, Name: name}, &corev1.ServiceAccount{})
+func (r *Reconciler) checkServiceAccount(ctx context.Context, namespace, name string) (*render.Problem, error) {
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &corev1.ServiceAccount{})
 	switch {
 	case apierrors.IsNotFound(err):
 		return &render.Problem{
 			ConditionType: v1alpha1.ConditionResourcesUnavailable,
 			Reason:        v1alpha1.ReasonServiceAccountNotFound,
-			Message:       fmt.Sprintf("ServiceAccount %q named in spec.template.spec.serviceAccountName does not exist in namespace %q", name, sj.Namespace),
+			Message:       fmt.Sprintf("ServiceAccount %q named in spec.template.spec.serviceAccountName does not exist in namespace %q", name, namespace),
 		}, nil
 	case err != nil:
 		return nil, fmt.Errorf("reading ServiceAccount %s: %w", name, err)
@@ -163,11 +152,7 @@ func (r *Reconciler) checkServiceAccount(ctx context.Context, sj *v1alpha1.Seque
 func (r *Reconciler) dryRun(ctx context.Context, jobs []*batchv1ac.JobApplyConfiguration) map[string]render.Rejection {
 	var rejected map[string]render.Rejection
 	for _, want := range jobs {
-		job := &batchv1.Job{}
-		if err := convert(want, job); err != nil {
-			log.FromContext(ctx).Error(err, "Cannot dry-run a step's Job", "job", *want.Name)
-			continue
-		}
+		job := render.JobOf(want)
 		err := r.Client.Create(ctx, job, client.DryRunAll, client.FieldOwner(FieldManager))
 		if !rejectedAsInvalid(err) {
 			if err != nil && !apierrors.IsAlreadyExists(err) {
@@ -183,16 +168,6 @@ func (r *Reconciler) dryRun(ctx context.Context, jobs []*batchv1ac.JobApplyConfi
 	return rejected
 }
 
-// convert turns an apply configuration into its typed object: both mirror
-// the same JSON.
-func convert(from *batchv1ac.JobApplyConfiguration, to *batchv1.Job) error {
-	data, err := json.Marshal(from)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(data, to)
-}
-
 // read is the SequentialJob and its Jobs as this reconcile decides on them:
 // from the cache, once the cache holds this controller's own writes. While
 // it does not, wait is true: the watch event of that write requeues the
@@ -203,7 +178,7 @@ func (r *Reconciler) read(ctx context.Context, req reconcile.Request) (sj *v1alp
 		if err := r.Client.Get(ctx, req.NamespacedName, sj); err != nil {
 			return nil, nil, false, client.IgnoreNotFound(err)
 		}
-		if jobs, err = r.listJobs(ctx, sj); err != nil {
+		if jobs, err = listCachedJobs(ctx, r.Client, sj); err != nil {
 			return nil, nil, false, err
 		}
 		switch r.expect.check(sj, jobs) {
@@ -226,15 +201,6 @@ func (r *Reconciler) read(ctx context.Context, req reconcile.Request) (sj *v1alp
 			return sj, jobs, false, err
 		}
 	}
-}
-
-// listJobs lists sj's Jobs from the cache, through its index, or, for a
-// Reconciler built without a manager (its Client reads live), by label.
-func (r *Reconciler) listJobs(ctx context.Context, sj *v1alpha1.SequentialJob) ([]batchv1.Job, error) {
-	if r.indexed {
-		return listCachedJobs(ctx, r.Client, sj)
-	}
-	return listJobs(ctx, r.Client, sj)
 }
 
 // waitRequeue is the safety net of a reconcile that waits for the cache:

@@ -1,16 +1,15 @@
 // Package reconciler runs SequentialJobs: observe, render, write with
 // server-side apply, then announce. Every decision lives in the pure render
-// package; this package only talks to the apiserver.
+// package; this package only talks to the apiserver. docs/architecture.md
+// follows one reconcile through these files.
 package reconciler
 
 import (
 	"context"
-	"time"
 
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
@@ -23,11 +22,7 @@ const FieldManager = "sequentialjob-controller"
 // Finalizer holds a SequentialJob until its Jobs are gone.
 const Finalizer = v1alpha1.FinalizerCleanup
 
-// blockedRetry is how often a run blocked by something we do not own (a
-// foreign Job with our Job's name) looks again: no event of ours would wake it.
-const blockedRetry = 30 * time.Second
-
-// Reconciler reconciles SequentialJobs.
+// Reconciler reconciles SequentialJobs. Build it with New.
 type Reconciler struct {
 	// Client reads from the cache and writes to the apiserver.
 	Client client.Client
@@ -38,9 +33,8 @@ type Reconciler struct {
 	Clock     clock.PassiveClock
 	Metrics   *Metrics
 
-	expect *expectations
-	// indexed is true once SetupWithManager has indexed the cached Jobs.
-	indexed bool
+	expect  *expectations
+	retries *retries
 }
 
 // Reconcile brings one SequentialJob one step closer to its desired state.
@@ -54,58 +48,49 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return r.cleanup(ctx, sj)
 	}
 	if err := r.ensureFinalizer(ctx, sj); err != nil {
-		return r.reportError(ctx, sj, "adding the finalizer", err)
+		return r.retryLater(ctx, sj, "adding the finalizer", err)
 	}
 
-	obs, err := r.observe(ctx, sj, jobs)
-	if err != nil {
-		return r.reportError(ctx, sj, "observing", err)
+	obs := render.Observed{SequentialJob: sj, Jobs: jobs}
+	if err := r.confirmMissingJobs(ctx, &obs); err != nil {
+		return r.retryLater(ctx, sj, "reading a step's Job", err)
 	}
-	desired := render.Render(obs, r.Clock.Now())
-	for _, job := range desired.Jobs {
-		if err := r.createJob(ctx, sj, job); err != nil {
-			// The failure is status too: render it in.
-			log.FromContext(ctx).Error(err, "Failed to reconcile", "phase", "creating the step's Job")
-			if obs, err = r.withCreateError(ctx, obs, job, err); err != nil {
-				return r.reportError(ctx, sj, "reading the Job that could not be created", err)
-			}
-			desired = render.Render(obs, r.Clock.Now())
-			break
+	desired, obs, err := render.RenderAnswered(obs, r.Clock.Now(), func(needs render.Needs) (*render.Answers, error) {
+		return r.answer(ctx, sj, needs)
+	})
+	if err != nil {
+		return r.retryLater(ctx, sj, "asking the cluster", err)
+	}
+	if desired.Job != nil {
+		if desired, err = r.startStep(ctx, obs, desired); err != nil {
+			return r.retryLater(ctx, sj, "reading the Job that could not be created", err)
 		}
 	}
 	if err := r.controlJobs(ctx, desired.JobControls); err != nil {
-		return r.reportError(ctx, sj, "suspending, resuming or stopping a step's Job", err)
+		return r.retryLater(ctx, sj, "suspending, resuming or stopping a step's Job", err)
 	}
 	if err := r.writeStatus(ctx, sj, desired); err != nil {
 		// No transition is announced: the next reconcile finds the same
 		// transitions and announces them once their status is written.
-		return r.reportError(ctx, sj, "writing status", err)
+		return r.retryLater(ctx, sj, "writing status", err)
 	}
 	r.announce(ctx, sj, desired, observedAt)
 	if err := r.release(ctx, sj, obs.Jobs, desired.Release); err != nil {
-		return r.reportError(ctx, sj, "releasing finished Jobs", err)
+		return r.retryLater(ctx, sj, "releasing finished Jobs", err)
 	}
-	if desired.Delete {
+	return r.lookAgain(ctx, sj, desired.Requeue)
+}
+
+// lookAgain turns render's Requeue into the workqueue's: a problem is
+// retried with backoff, a deadline or a poll waits, an expired run goes.
+func (r *Reconciler) lookAgain(ctx context.Context, sj *v1alpha1.SequentialJob, requeue render.Requeue) (reconcile.Result, error) {
+	switch requeue.Look {
+	case render.LookBackoff:
+		return reconcile.Result{RequeueAfter: r.retries.heldBy(ctx, sj.UID, requeue.Problem, r.Clock.Now())}, nil
+	case render.LookDelete:
+		r.retries.forget(sj.UID)
 		return reconcile.Result{}, r.expire(ctx, sj)
 	}
-	return requeue(desired)
-}
-
-// requeue asks for another look when nothing we watch will change by itself.
-func requeue(desired render.Desired) (reconcile.Result, error) {
-	switch {
-	case desired.Problem != nil:
-		return reconcile.Result{}, desired.Problem // the workqueue retries with backoff
-	case desired.Blocked:
-		return reconcile.Result{RequeueAfter: min(blockedRetry, nonZero(desired.RequeueAfter, blockedRetry))}, nil
-	}
-	// The run deadline or ttlSecondsAfterFinished passes then.
-	return reconcile.Result{RequeueAfter: desired.RequeueAfter}, nil
-}
-
-func nonZero(d, otherwise time.Duration) time.Duration {
-	if d == 0 {
-		return otherwise
-	}
-	return d
+	r.retries.forget(sj.UID)
+	return reconcile.Result{RequeueAfter: requeue.After}, nil
 }

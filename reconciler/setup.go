@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
+	"example.com/sequentialjob/internal/eventpost"
 )
 
 // Least privilege: SequentialJobs are read and patched (finalizer), their
@@ -27,7 +28,7 @@ import (
 // validate a step before it starts), read, patched (only to remove the
 // step-result finalizer) and deleted, never updated in place;
 // ServiceAccounts are only read, to check a step can start; events are only
-// created (eventsink.go posts each one, never a series). test/e2e proves
+// created (internal/eventpost posts each one, never a series). test/e2e proves
 // every rule is used (checkLeastPrivilege).
 //
 // +kubebuilder:rbac:groups=batch.example.com,resources=sequentialjobs,verbs=get;list;watch;patch;delete
@@ -60,7 +61,6 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers ...int) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &batchv1.Job{}, jobsBySequentialJob, sequentialJobOf); err != nil {
 		return err
 	}
-	r.indexed = true
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.SequentialJob{}, builder.WithPredicates(r.sequentialJobChanged())).
 		WatchesRawSource(source.Kind(mgr.GetCache(), &batchv1.Job{}, jobEvents())).
@@ -95,7 +95,7 @@ func stripSequentialJob(obj any) (any, error) {
 	sj.ManagedFields = nil
 	// A finished run is final: nothing reads its steps again, unless a new
 	// spec.retryToken re-opens it.
-	finished := sj.Status.Phase == v1alpha1.PhaseSucceeded || sj.Status.Phase == v1alpha1.PhaseFailed
+	finished := sj.Status.Phase.Terminal()
 	if finished && sj.Spec.RetryToken == sj.Status.RetryToken {
 		sj.Spec.Containers, sj.Spec.Finally, sj.Spec.Template = nil, nil, corev1.PodTemplateSpec{}
 	}
@@ -116,7 +116,7 @@ func rateLimiter() workqueue.TypedRateLimiter[reconcile.Request] {
 // New is the reconciler of a manager: cached reads, live reads for
 // confirmations, events.k8s.io events, the real clock. metrics may be nil.
 func New(mgr ctrl.Manager, metrics *Metrics) (*Reconciler, error) {
-	recorder, err := newEventRecorder(mgr, FieldManager)
+	recorder, err := eventpost.NewRecorder(mgr, FieldManager)
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +127,7 @@ func New(mgr ctrl.Manager, metrics *Metrics) (*Reconciler, error) {
 		Clock:     clock.RealClock{},
 		Metrics:   metrics,
 		expect:    newExpectations(clock.RealClock{}.Now),
+		retries:   newRetries(),
 	}, nil
 }
 

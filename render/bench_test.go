@@ -33,7 +33,7 @@ func BenchmarkRender(b *testing.B) {
 			for i := 0; i < steps/2+1; i++ {
 				d := render.Render(render.Observed{SequentialJob: sj, Jobs: jobs}, now)
 				sj.Status = d.Status
-				for _, j := range d.Jobs {
+				if j := d.Job; j != nil {
 					job := batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: *j.Name, Namespace: *j.Namespace, Labels: j.Labels,
 						OwnerReferences: []metav1.OwnerReference{{UID: sj.UID, Controller: ptr.To(true), Name: sj.Name, Kind: "SequentialJob"}}}}
 					if i < steps/2 {

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 
@@ -131,7 +132,7 @@ func resultOf(job *batchv1.Job, now metav1.Time) jobResult {
 
 func jobDeleted(jobName string, now metav1.Time) jobResult {
 	return jobResult{phase: v1alpha1.PhaseFailed, reason: v1alpha1.ReasonJobDeleted,
-		message: "Job " + jobName + " was deleted before it finished", at: &now}
+		message: fmt.Sprintf(fmtJobDeleted, jobName), at: &now}
 }
 
 // releasable are the owned Jobs that still hold the step-result finalizer
@@ -140,7 +141,7 @@ func releasable(jobs observedJobs, status v1alpha1.SequentialJobStatus) []string
 	recorded := map[string]bool{}
 	for _, entries := range [][]v1alpha1.StepStatus{status.Steps, status.Finally} {
 		for _, step := range entries {
-			if terminal(step.Phase) {
+			if step.Phase.Terminal() {
 				recorded[step.JobName] = true
 			}
 			for _, attempt := range step.PreviousAttempts {
@@ -156,8 +157,4 @@ func releasable(jobs observedJobs, status v1alpha1.SequentialJobStatus) []string
 	}
 	slices.Sort(out)
 	return out
-}
-
-func terminal(p v1alpha1.Phase) bool {
-	return p == v1alpha1.PhaseSucceeded || p == v1alpha1.PhaseFailed
 }

@@ -12,28 +12,30 @@ import (
 // events tell the story of the run: one per transition, plus warnings about
 // the spec and the cluster. Computed from the old status and the new one, a
 // reconcile that changes nothing records nothing.
-func events(sj *v1alpha1.SequentialJob, plan stepPlan, status v1alpha1.SequentialJobStatus, transitions []Transition) []Event {
+func events(sj *v1alpha1.SequentialJob, rec runRecord, d decision, status v1alpha1.SequentialJobStatus, transitions []Transition) []Event {
 	var out []Event
-	if e, ok := specChanged(sj, plan, status); ok {
+	if e, ok := specChanged(sj, rec); ok {
 		out = append(out, e)
 	}
-	if e, ok := retryEvent(sj, plan, status); ok {
+	if e, ok := retryEvent(sj, rec, status); ok {
 		out = append(out, e)
 	}
 	for _, t := range transitions {
 		out = append(out, transitionEvents(t, status)...)
 	}
-	if plan.conflict != nil && !hasReason(sj.Status, v1alpha1.ConditionStalled, v1alpha1.ReasonJobNameConflict) {
-		out = append(out, Event{Type: corev1.EventTypeWarning, Reason: v1alpha1.ReasonJobNameConflict, Message: conditionMessage(status, v1alpha1.ConditionStalled)})
-	}
-	if plan.problem != nil {
-		// Every failed attempt is reported: the recorder folds repeats into
-		// one event series, and attempts are spaced by the retry backoff.
-		reason := plan.problem.Reason
-		if plan.problem.ConditionType == v1alpha1.ConditionFailed {
-			reason = v1alpha1.EventReconciliationFailed
+	// Every failed attempt of a held or erroring run is reported: the
+	// recorder folds repeats into one event series, and attempts are spaced
+	// by the retry backoff. An error younger than ErrorGracePeriod is not:
+	// Progressing says it is retried.
+	switch d.state {
+	case stateBlocked:
+		if !hasReason(sj.Status, v1alpha1.ConditionStalled, v1alpha1.ReasonJobNameConflict) {
+			out = append(out, Event{Type: corev1.EventTypeWarning, Reason: v1alpha1.ReasonJobNameConflict, Message: conditionMessage(status, v1alpha1.ConditionStalled)})
 		}
-		out = append(out, Event{Type: corev1.EventTypeWarning, Reason: reason, Message: plan.problem.Message})
+	case stateHeld:
+		out = append(out, Event{Type: corev1.EventTypeWarning, Reason: d.problem.Reason, Message: d.problem.Message})
+	case stateErroring:
+		out = append(out, Event{Type: corev1.EventTypeWarning, Reason: v1alpha1.EventReconciliationFailed, Message: d.problem.Message})
 	}
 	return out
 }
@@ -41,7 +43,7 @@ func events(sj *v1alpha1.SequentialJob, plan stepPlan, status v1alpha1.Sequentia
 // specChanged warns that an edit reached a run that cannot take all of it:
 // a running step finishes with the spec it started with, and a finished run
 // starts nothing.
-func specChanged(sj *v1alpha1.SequentialJob, plan stepPlan, status v1alpha1.SequentialJobStatus) (Event, bool) {
+func specChanged(sj *v1alpha1.SequentialJob, rec runRecord) (Event, bool) {
 	old := sj.Status
 	if old.ObservedGeneration == 0 || old.ObservedGeneration == sj.Generation {
 		return Event{}, false
@@ -50,12 +52,11 @@ func specChanged(sj *v1alpha1.SequentialJob, plan stepPlan, status v1alpha1.Sequ
 	// event (Suspended, Resumed, Retry, RetryIgnored): it changes no step.
 	// Status does not keep the old spec, so an edit that changes a control
 	// and the steps at once is told by the control's event alone.
-	suspended := sj.Spec.Suspend != nil && *sj.Spec.Suspend
-	if sj.Spec.RetryToken != old.RetryToken || (!plan.finished && suspended != (old.SuspendTime != nil)) {
+	if sj.Spec.RetryToken != old.RetryToken || (!rec.finished && suspendRequested(sj) != (old.SuspendTime != nil)) {
 		return Event{}, false
 	}
 	switch {
-	case plan.finished:
+	case rec.finished:
 		return Event{Type: corev1.EventTypeWarning, Reason: v1alpha1.EventSpecChanged, Message: fmt.Sprintf(
 			"spec changed (generation %d -> %d) after the run ended %s: a finished run is final, so the edit starts nothing",
 			old.ObservedGeneration, sj.Generation, old.Phase)}, true
@@ -73,12 +74,12 @@ func specChanged(sj *v1alpha1.SequentialJob, plan stepPlan, status v1alpha1.Sequ
 
 // retryEvent tells what a new spec.retryToken did: re-open the Failed run,
 // or nothing, because the run had not failed.
-func retryEvent(sj *v1alpha1.SequentialJob, plan stepPlan, status v1alpha1.SequentialJobStatus) (Event, bool) {
+func retryEvent(sj *v1alpha1.SequentialJob, rec runRecord, status v1alpha1.SequentialJobStatus) (Event, bool) {
 	old := sj.Status
 	if sj.Spec.RetryToken == old.RetryToken || old.ObservedGeneration == 0 {
 		return Event{}, false
 	}
-	if plan.retried {
+	if rec.retried {
 		return Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventRetry, Message: fmt.Sprintf(
 			"spec.retryToken changed to %q: attempt %d of the run starts again from where it failed; the steps that succeeded do not run again",
 			sj.Spec.RetryToken, status.Attempt)}, true
@@ -95,10 +96,8 @@ func transitionEvents(t Transition, status v1alpha1.SequentialJobStatus) []Event
 		return runEvents(t, status)
 	}
 	var out []Event
-	what := fmt.Sprintf("step %d (%s)", t.Index, t.Step)
-	if t.Finally {
-		what = "finally " + what
-	}
+	ref := &stepRef{finally: t.Finally, index: t.Index, name: t.Step, job: t.JobName}
+	what := ref.describe()
 	if t.Started {
 		out = append(out, Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventStepStarted, Job: t.JobName,
 			Message: fmt.Sprintf("%s started: created Job %s", what, t.JobName)})
@@ -117,7 +116,7 @@ func transitionEvents(t Transition, status v1alpha1.SequentialJobStatus) []Event
 			Message: fmt.Sprintf("%s succeeded: Job %s is Complete", what, t.JobName)})
 	case v1alpha1.PhaseFailed:
 		step := t.Entry(status)
-		reason, msg := runFailureText(&stepRef{finally: t.Finally, index: t.Index, name: t.Step, job: t.JobName}, step)
+		reason, msg := runFailureText(ref, step)
 		if reason == v1alpha1.ReasonJobFailed && t.Message != "" {
 			msg += " (" + t.Message + ")"
 		}
@@ -138,7 +137,7 @@ func runEvents(t Transition, status v1alpha1.SequentialJobStatus) []Event {
 		return []Event{{Type: corev1.EventTypeNormal, Reason: v1alpha1.ReasonCompleted, Message: conditionMessage(status, v1alpha1.ConditionAvailable)}}
 	case t.To == v1alpha1.PhaseSuspended:
 		return []Event{{Type: corev1.EventTypeNormal, Reason: v1alpha1.ReasonSuspended, Message: conditionMessage(status, v1alpha1.ConditionSuspended)}}
-	case t.From == v1alpha1.PhaseSuspended && !terminal(t.To):
+	case t.From == v1alpha1.PhaseSuspended && !t.To.Terminal():
 		return []Event{{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventResumed,
 			Message: "spec.suspend was cleared: the run resumes; a step that was running starts its pods again"}}
 	}

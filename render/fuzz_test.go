@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -34,10 +35,7 @@ func FuzzRenderJSON(f *testing.F) {
 			return
 		}
 		d := renderTwice(t, obs, fuzzTime(unix), true)
-		if len(d.Jobs) > 1 {
-			t.Fatalf("one reconcile creates at most one Job, got %d", len(d.Jobs))
-		}
-		for _, job := range d.Jobs {
+		if job := d.Job; job != nil {
 			for _, seen := range obs.Jobs {
 				if seen.Namespace == obs.SequentialJob.Namespace && seen.Name == *job.Name {
 					t.Fatalf("render wants to create Job %s, which exists (a step runs twice or a foreign Job is taken over)", seen.Name)
@@ -121,14 +119,14 @@ func deepCopyObserved(obs render.Observed) render.Observed {
 	for _, job := range obs.Jobs {
 		out.Jobs = append(out.Jobs, *job.DeepCopy())
 	}
-	if obs.Problem != nil {
-		p := *obs.Problem
-		out.Problem = &p
-	}
-	if obs.Rejected != nil {
-		out.Rejected = map[string]render.Rejection{}
-		for k, v := range obs.Rejected {
-			out.Rejected[k] = v
+	if a := obs.Answers; a != nil {
+		out.Answers = &render.Answers{Rejected: maps.Clone(a.Rejected)}
+		if a.Problem != nil {
+			p := *a.Problem
+			out.Answers.Problem = &p
+		}
+		for _, pod := range a.Pods {
+			out.Answers.Pods = append(out.Answers.Pods, *pod.DeepCopy())
 		}
 	}
 	return out
@@ -153,13 +151,10 @@ func (c *cluster) check(t *testing.T, round int, obs render.Observed, d render.D
 		t.Fatalf("reconcile %d: %s\n%s", round, fmt.Sprintf(format, args...), c.describe())
 	}
 	spec, old := obs.SequentialJob.Spec, obs.SequentialJob.Status
-	if len(d.Jobs) > 1 {
-		fail("one reconcile creates at most one Job, got %d", len(d.Jobs))
-	}
-	if len(d.Jobs) > 0 {
+	if d.Job != nil {
 		ended := old.Phase == v1alpha1.PhaseSucceeded || old.Phase == v1alpha1.PhaseFailed
 		if ended && spec.RetryToken == old.RetryToken {
-			fail("the run had ended (%s) and no retry was asked, yet render creates Job %s", old.Phase, *d.Jobs[0].Name)
+			fail("the run had ended (%s) and no retry was asked, yet render creates Job %s", old.Phase, *d.Job.Name)
 		}
 		// A Job the controller stops (run deadline), now or before, may
 		// still be winding down: the finally steps start at once, by design
@@ -172,14 +167,14 @@ func (c *cluster) check(t *testing.T, round int, obs render.Observed, d render.D
 		}
 		for _, job := range c.runningJobs() {
 			if ptr.Deref(job.Spec.ActiveDeadlineSeconds, 0) != 1 && !stopping[job.Name] {
-				fail("Job %s is created while Job %s still runs", *d.Jobs[0].Name, job.Name)
+				fail("Job %s is created while Job %s still runs", *d.Job.Name, job.Name)
 			}
 		}
 		if ptr.Deref(spec.Suspend, false) {
-			fail("the run is suspended, yet render creates Job %s", *d.Jobs[0].Name)
+			fail("the run is suspended, yet render creates Job %s", *d.Job.Name)
 		}
 	}
-	for _, job := range d.Jobs {
+	if job := d.Job; job != nil {
 		name, step := *job.Name, job.Labels[v1alpha1.LabelStepName]
 		finally := job.Labels[v1alpha1.LabelFinally] == "true"
 		attempt := cmp.Or(job.Labels[v1alpha1.LabelStepAttempt], "1")
@@ -267,12 +262,12 @@ func (c *cluster) idle() bool {
 // reconcile with nothing new writes nothing and creates nothing.
 func (c *cluster) checkFixpoint(t *testing.T, round int, prev render.Observed) {
 	t.Helper()
-	obs := render.Observed{SequentialJob: c.sj.DeepCopy(), Problem: prev.Problem, Rejected: prev.Rejected}
+	obs := render.Observed{SequentialJob: c.sj.DeepCopy(), Answers: prev.Answers}
 	for _, name := range c.sortedJobNames() {
 		obs.Jobs = append(obs.Jobs, *c.jobs[name].DeepCopy())
 	}
 	d := render.Render(obs, c.now)
-	if len(d.Jobs) > 0 || d.StatusChanged || len(d.Events) > 0 {
+	if d.Job != nil || d.StatusChanged() || len(d.Events) > 0 {
 		out, _ := d.MarshalYAML()
 		t.Fatalf("reconcile %d: the run has ended and nothing changed, yet a reconcile acts:\n%s\n%s", round, out, c.describe())
 	}
@@ -323,7 +318,7 @@ func TestMarshalYAMLDEL(t *testing.T) {
 	sj := fixtures.MakeSequentialJob("default", "del").Step("a", "busybox", "echo", "a\x7fb").Obj()
 	sj.UID, sj.Generation = "uid", 1
 	d := render.Render(render.Observed{SequentialJob: sj}, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	require.Len(t, d.Jobs, 1, "the step starts: render itself is fine")
+	require.NotNil(t, d.Job, "the step starts: render itself is fine")
 	_, err := d.MarshalYAML()
 	require.Error(t, err, "printing works now: delete this test and knownYAMLDefect")
 	require.True(t, knownYAMLDefect(err), "%v", err)

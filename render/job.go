@@ -6,6 +6,7 @@ import (
 	"maps"
 	"strconv"
 
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	batchv1ac "k8s.io/client-go/applyconfigurations/batch/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
@@ -121,6 +122,14 @@ func podTemplateApply(template *corev1.PodTemplateSpec) *corev1ac.PodTemplateSpe
 	out := &corev1ac.PodTemplateSpecApplyConfiguration{}
 	mustRoundTrip(template, out)
 	return out
+}
+
+// JobOf is the typed Job an apply intent describes, for a create (the
+// dry-run) or a test that plays the cluster.
+func JobOf(intent *batchv1ac.JobApplyConfiguration) *batchv1.Job {
+	job := &batchv1.Job{}
+	mustRoundTrip(intent, job)
+	return job
 }
 
 // mustRoundTrip copies typed values into their apply configuration. Both

@@ -10,12 +10,13 @@ import (
 // MarshalYAML prints d as a user reads it, in this order: the Jobs to
 // create, the status, whether it changed, the Jobs released, the
 // transitions, the events, whether the run is blocked, when to look
-// again and whether to delete the SequentialJob. It is the one
+// again and whether to delete the SequentialJob. Needs are not printed: a
+// rendered case shows the decision once the cluster answered them. It is the one
 // serializer of Desired: the golden tests and `sequentialjob render` share it.
 func (d Desired) MarshalYAML() ([]byte, error) {
 	jobs := any([]any{})
-	if len(d.Jobs) > 0 {
-		jobs = d.Jobs
+	if d.Job != nil {
+		jobs = []any{d.Job}
 	}
 	sections := []struct {
 		key   string
@@ -25,13 +26,13 @@ func (d Desired) MarshalYAML() ([]byte, error) {
 		{"jobs", jobs, true},
 		{"jobControls", d.JobControls, len(d.JobControls) > 0},
 		{"status", d.Status, true},
-		{"statusChanged", d.StatusChanged, true},
+		{"statusChanged", d.StatusChanged(), true},
 		{"release", d.Release, len(d.Release) > 0},
 		{"transitions", orEmpty(d.Transitions), true},
 		{"events", orEmpty(d.Events), true},
-		{"blocked", d.Blocked, d.Blocked},
-		{"requeueAfter", d.RequeueAfter.String(), d.RequeueAfter > 0},
-		{"delete", d.Delete, d.Delete},
+		{"blocked", true, d.Requeue.Look == LookPoll},
+		{"requeueAfter", d.Requeue.After.String(), d.Requeue.After > 0},
+		{"delete", true, d.Requeue.Look == LookDelete},
 	}
 	var buf bytes.Buffer
 	for _, s := range sections {

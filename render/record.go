@@ -39,7 +39,7 @@ type section struct {
 func newRecord(sj *v1alpha1.SequentialJob, jobs observedJobs, now metav1.Time) runRecord {
 	old := sj.Status
 	retried := retryRequested(sj)
-	if terminal(old.Phase) && !retried {
+	if old.Phase.Terminal() && !retried {
 		return runRecord{steps: frozen(sj, false, old.Steps, jobs, now), finally: frozen(sj, true, old.Finally, jobs, now), finished: true}
 	}
 	steps, finally := old.Steps, old.Finally
@@ -62,17 +62,6 @@ func newRecord(sj *v1alpha1.SequentialJob, jobs observedJobs, now metav1.Time) r
 	}
 	rec.finally = newSection(sj, true, finally, jobs, sj.Spec.Finally, ran, now)
 	return rec
-}
-
-// finallyStarted is true once a finally step has started: status says so,
-// or its Job exists although status does not record it yet (a crash).
-func finallyStarted(finally []v1alpha1.StepStatus, jobs observedJobs) bool {
-	for i, step := range finally {
-		if step.Phase != v1alpha1.PhasePending || jobOf(jobs, true, i, step) != nil {
-			return true
-		}
-	}
-	return len(finally) == 0 && len(jobs.finally) > 0
 }
 
 // frozen is a finished run's list, as recorded; only a step still running
@@ -146,7 +135,7 @@ func jobOf(jobs observedJobs, finally bool, index int, entry v1alpha1.StepStatus
 // running step follows its Job; a running step whose Job is gone failed.
 // A step that ends here gets its result and failure detail from its pods.
 func followJob(sj *v1alpha1.SequentialJob, ref slot, old v1alpha1.StepStatus, owned *ownedJob, jobs observedJobs, now metav1.Time) v1alpha1.StepStatus {
-	if terminal(old.Phase) {
+	if old.Phase.Terminal() {
 		return old
 	}
 	if owned == nil {
@@ -175,7 +164,7 @@ func followJob(sj *v1alpha1.SequentialJob, ref slot, old v1alpha1.StepStatus, ow
 	if r.phase == v1alpha1.PhaseRunning {
 		if queue := waitingInQueue(job); queue != "" {
 			step.Phase, step.Reason = v1alpha1.PhaseQueued, v1alpha1.ReasonQueued
-			step.Message = fmt.Sprintf("Job %s waits, suspended, for admission to LocalQueue %s", job.Name, queue)
+			step.Message = queuedMessage(job.Name, queue)
 			return step
 		}
 		step.Reason, step.Message = old.Reason, old.Message
@@ -185,8 +174,7 @@ func followJob(sj *v1alpha1.SequentialJob, ref slot, old v1alpha1.StepStatus, ow
 		return step
 	}
 	if !podsHere(job) {
-		step.Message = joinMessage(step.Message, fmt.Sprintf(
-			"the Job ran under %s (spec.managedBy), so its pods are not in this cluster: no result or pod detail", *job.Spec.ManagedBy))
+		step.Message = joinMessage(step.Message, fmt.Sprintf(fmtPodsElsewhere, *job.Spec.ManagedBy))
 		return withOnFailure(sj, step)
 	}
 	report := reportOf(step.Name, r.phase, jobs.pods[job.Name])
@@ -220,7 +208,7 @@ func joinMessage(a, b string) string {
 func lostStep(sj *v1alpha1.SequentialJob, ref slot, now metav1.Time) v1alpha1.StepStatus {
 	name := ref.jobName(sj.Name)
 	return v1alpha1.StepStatus{Name: "", JobName: name, Phase: v1alpha1.PhaseFailed, CompletionTime: &now,
-		Reason: v1alpha1.ReasonJobDeleted, Message: fmt.Sprintf("Job %s and the record of its step are gone", name)}
+		Reason: v1alpha1.ReasonJobDeleted, Message: fmt.Sprintf(fmtLost, name)}
 }
 
 func oldEntry(steps []v1alpha1.StepStatus, i int) v1alpha1.StepStatus {
@@ -238,16 +226,6 @@ func startTime(old v1alpha1.StepStatus, job interface{ GetCreationTimestamp() me
 	}
 	created := job.GetCreationTimestamp()
 	return &created
-}
-
-// waitingInQueue is the LocalQueue a step's Job waits in: a Job in a queue
-// that is suspended has not been admitted (Kueue unsuspends it then).
-func waitingInQueue(job *batchv1.Job) string {
-	queue := job.Labels[v1alpha1.LabelQueueName]
-	if queue == "" || job.Spec.Suspend == nil || !*job.Spec.Suspend {
-		return ""
-	}
-	return queue
 }
 
 // podsHere is false for a Job another controller runs (spec.managedBy),

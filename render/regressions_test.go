@@ -25,17 +25,17 @@ import (
 func TestEditWhileFinallyRuns(t *testing.T) {
 	sim := fixtures.NewSim(fixtures.MakeSequentialJob("default", "pipeline").Steps("a").Finally("cleanup").Obj(),
 		time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	require.Len(t, sim.Render().Jobs, 1, "a starts")
+	require.NotNil(t, sim.Render().Job, "a starts")
 	sim.Advance(time.Minute).Complete("pipeline-0", "")
 	d := sim.Render()
-	require.Len(t, d.Jobs, 1)
-	require.Equal(t, "pipeline-f0", *d.Jobs[0].Name, "the finally step starts")
+	require.NotNil(t, d.Job)
+	require.Equal(t, "pipeline-f0", *d.Job.Name, "the finally step starts")
 
 	sim.Advance(time.Minute).Edit(func(spec *v1alpha1.SequentialJobSpec) {
 		spec.Containers = append(spec.Containers, corev1.Container{Name: "b", Image: "busybox"})
 	})
 	d = sim.Render()
-	assert.Empty(t, d.Jobs, "a step starts while the finally step's Job pipeline-f0 runs")
+	assert.Nil(t, d.Job, "a step starts while the finally step's Job pipeline-f0 runs")
 	assert.Equal(t, v1alpha1.PhaseRunning, d.Status.Phase)
 	assert.True(t, d.Status.Progress.InFinally, "the run is still in its finally steps")
 }
@@ -49,7 +49,7 @@ func TestEditWhileFinallyRuns(t *testing.T) {
 func TestRetryAfterReorder(t *testing.T) {
 	sim := fixtures.NewSim(fixtures.MakeSequentialJob("default", "pipeline").Steps("a", "b").Obj(),
 		time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	require.Len(t, sim.Render().Jobs, 1, "a starts")
+	require.NotNil(t, sim.Render().Job, "a starts")
 	sim.Advance(time.Minute).Fail("pipeline-0", "BackoffLimitExceeded", 1, "")
 	require.Equal(t, v1alpha1.PhaseFailed, sim.Render().Status.Phase)
 
@@ -58,9 +58,9 @@ func TestRetryAfterReorder(t *testing.T) {
 		spec.RetryToken = "fixed"
 	})
 	d := sim.Render()
-	require.Len(t, d.Jobs, 1)
-	assert.Equal(t, "a", d.Jobs[0].Labels[v1alpha1.LabelStepName], "the retry re-runs the failed step")
-	assert.Equal(t, "pipeline-0-r2", *d.Jobs[0].Name)
+	require.NotNil(t, d.Job)
+	assert.Equal(t, "a", d.Job.Labels[v1alpha1.LabelStepName], "the retry re-runs the failed step")
+	assert.Equal(t, "pipeline-0-r2", *d.Job.Name)
 	assert.Equal(t, "a", d.Status.Steps[0].Name)
 }
 
@@ -80,7 +80,7 @@ func TestRetryAfterReorder(t *testing.T) {
 func TestRetryOfRemovedStep(t *testing.T) {
 	sim := fixtures.NewSim(fixtures.MakeSequentialJob("default", "pipeline").Steps("a", "b").Obj(),
 		time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	require.Len(t, sim.Render().Jobs, 1, "a starts")
+	require.NotNil(t, sim.Render().Job, "a starts")
 	sim.Advance(time.Minute).Fail("pipeline-0", "BackoffLimitExceeded", 1, "")
 	require.Equal(t, v1alpha1.PhaseFailed, sim.Render().Status.Phase)
 
@@ -89,7 +89,7 @@ func TestRetryOfRemovedStep(t *testing.T) {
 		spec.RetryToken = "without-a"
 	})
 	d := sim.Render()
-	for _, job := range d.Jobs {
+	if job := d.Job; job != nil {
 		assert.NotEqual(t, "a", job.Labels[v1alpha1.LabelStepName], "the retry runs a, which the spec no longer has, as Job %s with image %q",
 			*job.Name, ptr.Deref(job.Spec.Template.Spec.Containers[0].Image, ""))
 	}
@@ -104,13 +104,13 @@ func TestRetryOfRemovedStep(t *testing.T) {
 //
 // Before the fix, a finished run issues no Job control, so a's Job stays suspended
 // forever (no pods, never Complete nor Failed) and status.steps keeps a
-// Running with reason Suspended under a Failed run. Fixed in (render/plan.go):
+// Running with reason Suspended under a Failed run. Fixed in (render/decide.go):
 // for a finished run, still resume (or stop) the Job of an entry that is
 // still Running when spec.suspend is not true.
 func TestResumeAfterRunFailedWhileSuspended(t *testing.T) {
 	sim := fixtures.NewSim(fixtures.MakeSequentialJob("default", "pipeline").Steps("a", "b").Obj(),
 		time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	require.Len(t, sim.Render().Jobs, 1, "a starts")
+	require.NotNil(t, sim.Render().Job, "a starts")
 	sim.Advance(time.Minute).Edit(func(spec *v1alpha1.SequentialJobSpec) { spec.Suspend = fixtures.Bool(true) })
 	sim.Render()
 	require.True(t, ptr.Deref(sim.Job("pipeline-0").Spec.Suspend, false), "a's Job is suspended with the run")
@@ -118,11 +118,9 @@ func TestResumeAfterRunFailedWhileSuspended(t *testing.T) {
 	sim.Advance(time.Minute).Edit(func(spec *v1alpha1.SequentialJobSpec) {
 		spec.Containers = append(spec.Containers, corev1.Container{Name: "bad", Image: "busybox"})
 	})
-	obs := sim.Observed()
-	obs.Rejected = map[string]render.Rejection{"bad": {Reason: v1alpha1.ReasonInvalidStep, Message: "refused by the dry-run"}}
-	d := render.Render(obs, sim.Now)
+	sim.Rejected = map[string]render.Rejection{"bad": {Reason: v1alpha1.ReasonInvalidStep, Message: "refused by the dry-run"}}
+	d := sim.Render()
 	require.Equal(t, v1alpha1.PhaseFailed, d.Status.Phase, "the invalid edit fails the run at once")
-	sim.SJ.Status = d.Status
 
 	sim.Advance(time.Minute).Edit(func(spec *v1alpha1.SequentialJobSpec) { spec.Suspend = nil })
 	sim.Render()

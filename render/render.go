@@ -30,19 +30,10 @@ type Observed struct {
 	// Jobs are the Jobs labelled for the SequentialJob, plus any Job found
 	// by name where a step's Job would go.
 	Jobs []batchv1.Job `json:"jobs,omitempty"`
-	// Problem is what keeps the next step's Job from being created for now
-	// (a missing ServiceAccount, a quota, an apiserver error). It clears up
-	// by itself or once fixed, so the step waits and the reconciler retries.
-	Problem *Problem `json:"problem,omitempty"`
-	// Pods are the pods of the Jobs whose step ends now (Checks.PodsOf):
-	// their container's termination message is the step's result, and a
-	// failed pod tells why (exit code, OOMKilled, Evicted).
-	Pods []corev1.Pod `json:"pods,omitempty"`
-	// Rejected are the steps, by name, that the apiserver refused as
-	// invalid: in a server-side dry-run before they started (InvalidStep) or
-	// when their Job was created (JobRejected). Retrying cannot help, so
-	// each fails the run.
-	Rejected map[string]Rejection `json:"rejected,omitempty"`
+	// Answers are what the cluster said about the Needs of a render of the
+	// same SequentialJob and Jobs; nil before the reconciler asked. A render
+	// with answers needs nothing more.
+	Answers *Answers `json:"answers,omitempty"`
 }
 
 // Rejection is the apiserver refusing a step's Job as invalid.
@@ -55,10 +46,15 @@ type Rejection struct {
 
 // Desired is everything one reconcile should make true.
 type Desired struct {
-	// Jobs to create, as whole intents for server-side apply. Existing Jobs
-	// never appear here: a Job's template is immutable, and a step's Job is
-	// never re-rendered from a changed spec.
-	Jobs []*batchv1ac.JobApplyConfiguration
+	// Needs, when not empty, is what the decision needs from the cluster
+	// first: the reconciler fetches it and renders again, and applies
+	// nothing of this result.
+	Needs Needs
+
+	// Job is the Job to create, if any, as a whole intent for server-side
+	// apply. An existing Job never appears here: a Job's template is
+	// immutable, and a step's Job is never re-rendered from a changed spec.
+	Job *batchv1ac.JobApplyConfiguration
 
 	// JobControls change running steps' Jobs (spec.suspend, or
 	// spec.activeDeadlineSeconds to stop one): small intents applied with
@@ -66,15 +62,10 @@ type Desired struct {
 	// creating intents above keep owning the rest of each Job.
 	JobControls []*batchv1ac.JobApplyConfiguration
 
-	// Status is the whole status, typed, for comparison and display.
-	Status v1alpha1.SequentialJobStatus
-	// StatusApply is Status as a server-side apply intent for the status
-	// subresource; nil when the status has not changed, so a reconcile that
-	// writes nothing does not build it.
-	StatusApply *sjac.SequentialJobApplyConfiguration
-	// StatusChanged is false when Status equals the observed status, so the
-	// reconciler writes nothing.
-	StatusChanged bool
+	// Status is the whole status to write; observed is the one it replaces.
+	Status   v1alpha1.SequentialJobStatus
+	observed v1alpha1.SequentialJobStatus
+	sj       *v1alpha1.SequentialJob
 
 	// Release names the Jobs whose step-result finalizer can go once Status
 	// is written: Status records how their step ended.
@@ -88,23 +79,51 @@ type Desired struct {
 	// warnings about the spec and the cluster.
 	Events []Event
 
-	// Problem is the problem this result was rendered with, if any. The
-	// reconciler retries such a result with backoff.
+	// Requeue is when to look at the run again though nothing the
+	// controller watches changes.
+	Requeue Requeue
+}
+
+// StatusChanged is false when Status equals the observed status, so the
+// reconciler writes nothing.
+func (d Desired) StatusChanged() bool { return !equality.Semantic.DeepEqual(d.observed, d.Status) }
+
+// StatusApply is Status as a server-side apply intent for the status
+// subresource, always whole: a field left out of an apply is removed.
+func (d Desired) StatusApply() *sjac.SequentialJobApplyConfiguration {
+	return statusApply(d.sj, d.Status)
+}
+
+// LookAgain says when to look at a run again.
+type LookAgain string
+
+const (
+	// LookOnChange: only when something the controller watches changes,
+	// or after Requeue.After when it is set (the run deadline or the
+	// ttlSecondsAfterFinished passes then).
+	LookOnChange LookAgain = ""
+	// LookPoll: after Requeue.After, at most BlockedPoll: the run waits for
+	// something no watch of ours reports (a Job with our name that we do
+	// not own).
+	LookPoll LookAgain = "Poll"
+	// LookBackoff: retry with exponential backoff until Requeue.Problem
+	// clears.
+	LookBackoff LookAgain = "Backoff"
+	// LookDelete: spec.ttlSecondsAfterFinished has passed: delete the
+	// SequentialJob, and its Jobs go with it.
+	LookDelete LookAgain = "Delete"
+)
+
+// BlockedPoll is how often a blocked run looks again.
+const BlockedPoll = 30 * time.Second
+
+// Requeue is when to look at the run again.
+type Requeue struct {
+	Look LookAgain
+	// After, when above zero, is how long to wait (LookOnChange, LookPoll).
+	After time.Duration
+	// Problem is what is retried (LookBackoff).
 	Problem *Problem
-
-	// RequeueAfter, when set, is when this run must be looked at again
-	// though nothing it watches changes: the run deadline or the
-	// ttlSecondsAfterFinished passes.
-	RequeueAfter time.Duration
-
-	// Delete is true when spec.ttlSecondsAfterFinished has passed: the
-	// reconciler deletes the SequentialJob, and its Jobs go with it.
-	Delete bool
-
-	// Blocked is true when the run cannot progress until something outside
-	// it changes (a Job with our name that we do not own). Nothing we own
-	// will change, so the reconciler polls with backoff.
-	Blocked bool
 }
 
 // Event is a Kubernetes event to record on the SequentialJob.
@@ -131,11 +150,34 @@ type Problem struct {
 	ConditionType string `json:"conditionType"`
 	Reason        string `json:"reason"`
 	Message       string `json:"message"`
+	// Since is when the reconciler first met an apiserver error that has
+	// held the run ever since. Such an error is reported as Failed only
+	// once it is ErrorGracePeriod old.
+	Since *metav1.Time `json:"since,omitempty"`
 }
 
-// Error lets the reconciler hand a Problem to its workqueue, which retries
-// with exponential backoff.
+// Error lets the reconciler log a Problem.
 func (p *Problem) Error() string { return p.Reason + ": " + p.Message }
+
+// IsError is true for an apiserver error, as opposed to a condition of the
+// cluster the user must fix (ResourcesUnavailable).
+func (p *Problem) IsError() bool { return p.ConditionType != v1alpha1.ConditionResourcesUnavailable }
+
+// Reported is true when the run shows the problem as a failure to act on
+// at now: a cluster condition at once, an apiserver error once it is
+// ErrorGracePeriod old.
+func (p *Problem) Reported(now time.Time) bool { return p.state(metav1.NewTime(now)) != stateRetrying }
+
+// state is the run state a problem holds the run in.
+func (p *Problem) state(now metav1.Time) runState {
+	switch {
+	case p.ConditionType == v1alpha1.ConditionResourcesUnavailable:
+		return stateHeld
+	case p.Since != nil && now.Sub(p.Since.Time) >= ErrorGracePeriod:
+		return stateErroring
+	}
+	return stateRetrying
+}
 
 // Render computes the desired state. It never modifies its input.
 func Render(obs Observed, now time.Time) Desired {
@@ -144,48 +186,69 @@ func Render(obs Observed, now time.Time) Desired {
 	ts := metav1.NewTime(now.UTC().Truncate(time.Second))
 	sj := obs.SequentialJob
 
-	jobs := classify(sj, obs.Jobs, obs.Pods)
-	plan := decide(obs, jobs, newRecord(sj, jobs, ts), ts)
+	jobs := classify(sj, obs.Jobs, obs.Answers.pods())
+	rec := newRecord(sj, jobs, ts)
+	d := decide(obs, jobs, rec, ts)
 
-	var desired Desired
-	if plan.next != nil {
-		desired.Jobs = append(desired.Jobs, desiredJob(sj, *plan.next, resultsBefore(plan.steps, plan.finally, plan.next.ref)))
+	desired := Desired{sj: sj, observed: sj.Status}
+	if obs.Answers == nil {
+		desired.Needs = needsOf(sj, jobs, d)
 	}
-	desired.JobControls = jobControls(sj, plan.controls)
-	desired.Status = runStatus(sj, plan, ts)
-	desired.StatusChanged = !equality.Semantic.DeepEqual(sj.Status, desired.Status)
-	if desired.StatusChanged {
-		desired.StatusApply = statusApply(sj, desired.Status)
+	if d.next != nil {
+		desired.Job = desiredJob(sj, *d.next, resultsBefore(d.steps, d.finally, d.next.ref))
 	}
+	desired.JobControls = jobControls(sj, d.controls)
+	desired.Status = runStatus(sj, rec, d, ts)
 	desired.Release = releasable(jobs, desired.Status)
 	desired.Transitions = Transitions(sj.Status, desired.Status)
-	desired.Events = events(sj, plan, desired.Status, desired.Transitions)
-	desired.Blocked = plan.conflict != nil
-	desired.Problem = plan.problem
-	wake := plan.deadline
-	if expiry := expiryOf(sj, desired.Status); expiry != nil {
-		if !ts.Time.Before(*expiry) {
-			desired.Delete = true
-			desired.Events = append(desired.Events, Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventExpired, Message: fmt.Sprintf(
-				"the run finished %s at %s and spec.ttlSecondsAfterFinished (%d) has passed: deleting the SequentialJob and its Jobs",
-				desired.Status.Phase, desired.Status.CompletionTime.UTC().Format(time.RFC3339), *sj.Spec.TTLSecondsAfterFinished)})
+	desired.Events = events(sj, rec, d, desired.Status, desired.Transitions)
+	desired.Requeue = requeueOf(sj, d, desired.Status, ts.Time)
+	if desired.Requeue.Look == LookDelete {
+		desired.Events = append(desired.Events, expiredEvent(sj, desired.Status))
+	}
+	return desired
+}
+
+// requeueOf is when to look again: the state's row, at the run deadline,
+// or when ttlSecondsAfterFinished passes.
+func requeueOf(sj *v1alpha1.SequentialJob, d decision, status v1alpha1.SequentialJobStatus, now time.Time) Requeue {
+	out := Requeue{Look: states[d.state].look}
+	wake := d.deadline
+	if expiry := expiryOf(sj, status); expiry != nil {
+		if !now.Before(*expiry) {
+			return Requeue{Look: LookDelete}
 		}
 		wake = expiry
 	}
-	if wake != nil && !desired.Delete {
-		desired.RequeueAfter = max(wake.Sub(now), time.Second)
+	switch out.Look {
+	case LookBackoff:
+		out.Problem = d.problem
+	case LookPoll:
+		out.After = BlockedPoll
+		if wake != nil {
+			out.After = min(out.After, max(wake.Sub(now), time.Second))
+		}
+	default:
+		if wake != nil {
+			out.After = max(wake.Sub(now), time.Second)
+		}
 	}
-	return desired
+	return out
 }
 
 // expiryOf is when a finished run's ttlSecondsAfterFinished passes.
 func expiryOf(sj *v1alpha1.SequentialJob, status v1alpha1.SequentialJobStatus) *time.Time {
 	ttl := sj.Spec.TTLSecondsAfterFinished
-	if ttl == nil || !terminal(status.Phase) || status.CompletionTime == nil {
+	if ttl == nil || !status.Phase.Terminal() || status.CompletionTime == nil {
 		return nil
 	}
 	at := status.CompletionTime.Add(time.Duration(*ttl) * time.Second)
 	return &at
+}
+
+func expiredEvent(sj *v1alpha1.SequentialJob, status v1alpha1.SequentialJobStatus) Event {
+	return Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventExpired, Message: fmt.Sprintf(fmtExpired,
+		status.Phase, status.CompletionTime.UTC().Format(time.RFC3339), *sj.Spec.TTLSecondsAfterFinished)}
 }
 
 // jobControls are the plan's changes to running Jobs as apply intents:

@@ -33,8 +33,8 @@ func TestRenderGolden(t *testing.T) {
 		"fresh-creates-job-0": {
 			reason: "The seed's example, never reconciled, creates the Job of its first step.",
 			check: func(t *testing.T, got render.Desired) {
-				require.Len(t, got.Jobs, 1)
-				assert.Equal(t, "example-job-sequence-0", *got.Jobs[0].Name)
+				require.NotNil(t, got.Job)
+				assert.Equal(t, "example-job-sequence-0", *got.Job.Name)
 				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Phase)
 				assert.Equal(t, "0/1", got.Status.Progress.Summary)
 				assertEvents(t, got, v1alpha1.EventStepStarted)
@@ -43,16 +43,16 @@ func TestRenderGolden(t *testing.T) {
 		"job-0-running-waits": {
 			reason: "While step 0's Job runs, nothing is created and nothing is written.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Empty(t, got.Jobs)
-				assert.False(t, got.StatusChanged)
+				assert.Nil(t, got.Job)
+				assert.False(t, got.StatusChanged())
 				assert.Empty(t, got.Events)
 			},
 		},
 		"job-0-complete-creates-job-1": {
 			reason: "Once step 0's Job is Complete, step 1's Job is created.",
 			check: func(t *testing.T, got render.Desired) {
-				require.Len(t, got.Jobs, 1)
-				assert.Equal(t, "pipeline-1", *got.Jobs[0].Name)
+				require.NotNil(t, got.Job)
+				assert.Equal(t, "pipeline-1", *got.Job.Name)
 				assert.Equal(t, []int32{0}, got.Status.Progress.CompletedIndices)
 				assertEvents(t, got, v1alpha1.EventStepSucceeded, v1alpha1.EventStepStarted)
 			},
@@ -60,7 +60,7 @@ func TestRenderGolden(t *testing.T) {
 		"job-1-failed-backoff-limit-exceeded": {
 			reason: "Step 1's Job Failed with BackoffLimitExceeded: the seed's failed status, to the letter, and step 2 never starts.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Empty(t, got.Jobs)
+				assert.Nil(t, got.Job)
 				failed := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionFailed)
 				require.NotNil(t, failed)
 				assert.Equal(t, metav1.ConditionTrue, failed.Status)
@@ -77,7 +77,7 @@ func TestRenderGolden(t *testing.T) {
 		"all-complete-run-succeeds": {
 			reason: "When the last Job is Complete, the run is Succeeded and Available.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Empty(t, got.Jobs)
+				assert.Nil(t, got.Job)
 				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Phase)
 				assert.True(t, meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionAvailable))
 				assert.True(t, meta.IsStatusConditionFalse(got.Status.Conditions, v1alpha1.ConditionProgressing))
@@ -89,23 +89,23 @@ func TestRenderGolden(t *testing.T) {
 		"success-criteria-met-is-not-terminal": {
 			reason: "SuccessCriteriaMet alone does not end a step: its pods may still be terminating.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Empty(t, got.Jobs)
+				assert.Nil(t, got.Job)
 				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Steps[0].Phase)
-				assert.False(t, got.StatusChanged)
+				assert.False(t, got.StatusChanged())
 			},
 		},
 		"failure-target-is-not-terminal": {
 			reason: "FailureTarget alone does not end a step: its pods may still be terminating.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Empty(t, got.Jobs)
+				assert.Nil(t, got.Job)
 				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Steps[0].Phase)
-				assert.False(t, got.StatusChanged)
+				assert.False(t, got.StatusChanged())
 			},
 		},
 		"spec-changed-while-step-running": {
 			reason: "A spec change mid-run warns, bumps observedGeneration and leaves the running Job alone.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Empty(t, got.Jobs, "the running Job is never re-rendered")
+				assert.Nil(t, got.Job, "the running Job is never re-rendered")
 				assert.Equal(t, int64(2), got.Status.ObservedGeneration)
 				assertEvents(t, got, v1alpha1.EventSpecChanged)
 			},
@@ -113,25 +113,25 @@ func TestRenderGolden(t *testing.T) {
 		"spec-changed-next-step-uses-new-spec": {
 			reason: "After a spec change, the next step's Job is rendered from the new spec.",
 			check: func(t *testing.T, got render.Desired) {
-				require.Len(t, got.Jobs, 1)
-				container := got.Jobs[0].Spec.Template.Spec.Containers[0]
+				require.NotNil(t, got.Job)
+				container := got.Job.Spec.Template.Spec.Containers[0]
 				assert.Equal(t, []string{"echo test v2"}, container.Args)
-				assert.Equal(t, "2", got.Jobs[0].Annotations[v1alpha1.AnnotationSpecGeneration])
+				assert.Equal(t, "2", got.Job.Annotations[v1alpha1.AnnotationSpecGeneration])
 			},
 		},
 		"finished-job-deleted-is-not-recreated": {
 			reason: "A finished step's result survives its Job's deletion, and its Job is not created again.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Empty(t, got.Jobs)
+				assert.Nil(t, got.Job)
 				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Steps[0].Phase)
-				assert.False(t, got.StatusChanged)
+				assert.False(t, got.StatusChanged())
 			},
 		},
 		"foreign-job-has-our-name": {
 			reason: "A Job with our name but another controller is a condition, never a takeover.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Empty(t, got.Jobs)
-				assert.True(t, got.Blocked)
+				assert.Nil(t, got.Job)
+				assert.True(t, got.Requeue.Look == render.LookPoll)
 				progressing := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionProgressing)
 				require.NotNil(t, progressing)
 				assert.Equal(t, v1alpha1.ReasonJobNameConflict, progressing.Reason)
@@ -141,15 +141,15 @@ func TestRenderGolden(t *testing.T) {
 		"running-job-deleted-fails-step": {
 			reason: "A started step whose Job vanished (the reconciler confirms it with a live read before rendering) fails as JobDeleted, and is not run twice.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Empty(t, got.Jobs)
+				assert.Nil(t, got.Job)
 				assert.Equal(t, "Job 0 failed: JobDeleted", meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionFailed).Message)
 			},
 		},
 		"shared-template-merged-into-job": {
 			reason: "The shared template, backoffLimit and activeDeadlineSeconds reach the step's Job; the step container is its only container.",
 			check: func(t *testing.T, got render.Desired) {
-				require.Len(t, got.Jobs, 1)
-				spec := got.Jobs[0].Spec
+				require.NotNil(t, got.Job)
+				spec := got.Job.Spec
 				assert.Equal(t, ptr.To[int32](2), spec.BackoffLimit)
 				assert.Equal(t, ptr.To[int64](600), spec.ActiveDeadlineSeconds)
 				require.Len(t, spec.Template.Spec.Containers, 1)
@@ -161,7 +161,7 @@ func TestRenderGolden(t *testing.T) {
 		"service-account-missing-holds-next-step": {
 			reason: "A missing ServiceAccount holds the next step Pending with ResourcesUnavailable; finished steps are still recorded.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Empty(t, got.Jobs)
+				assert.Nil(t, got.Job)
 				assert.Equal(t, v1alpha1.PhasePending, got.Status.Steps[1].Phase)
 				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Steps[0].Phase)
 				unavailable := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionResourcesUnavailable)
@@ -175,28 +175,47 @@ func TestRenderGolden(t *testing.T) {
 		"resources-available-again-clears-condition": {
 			reason: "Once the cause is fixed, the next step starts and ResourcesUnavailable is removed.",
 			check: func(t *testing.T, got render.Desired) {
-				require.Len(t, got.Jobs, 1)
+				require.NotNil(t, got.Job)
 				assert.Nil(t, meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionResourcesUnavailable))
 			},
 		},
-		"reconciliation-error-sets-failed-condition": {
-			reason: "An unexpected apiserver error is the seed's Failed condition with reason ReconciliationError and a ReconciliationFailed Warning event.",
+		"transient-error-is-retried-not-failed": {
+			reason: "An apiserver error younger than ErrorGracePeriod is retried: Progressing says so, Failed stays False, and no Warning event is posted, so one hiccup ends no `kubectl wait --for=condition=Failed`.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Empty(t, got.Jobs)
+				assert.Nil(t, got.Job)
+				failed := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionFailed)
+				require.NotNil(t, failed)
+				assert.Equal(t, metav1.ConditionFalse, failed.Status)
+				progressing := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionProgressing)
+				require.NotNil(t, progressing)
+				assert.Equal(t, metav1.ConditionTrue, progressing.Status)
+				assert.Equal(t, v1alpha1.ReasonRetrying, progressing.Reason)
+				assert.Equal(t, "step 0 (step1) is waiting: the controller retries an error of the apiserver (reported as Failed if it persists for 30s): "+
+					"Failed to reconcile: creating the step's Job: etcdserver: request timed out", progressing.Message)
+				assert.Equal(t, render.LookBackoff, got.Requeue.Look)
+				assertEvents(t, got)
+			},
+		},
+		"reconciliation-error-sets-failed-condition": {
+			reason: "An unexpected apiserver error that persisted for ErrorGracePeriod (35 s here) is the seed's Failed condition with reason ReconciliationError and a ReconciliationFailed Warning event.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Nil(t, got.Job)
 				failed := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionFailed)
 				require.NotNil(t, failed)
 				assert.Equal(t, metav1.ConditionTrue, failed.Status)
 				assert.Equal(t, "ReconciliationError", failed.Reason)
+				assert.Equal(t, "Failed to reconcile: creating the step's Job: etcdserver: request timed out", failed.Message)
 				assert.NotEqual(t, v1alpha1.PhaseFailed, got.Status.Phase, "the run itself has not failed")
+				assert.Equal(t, render.LookBackoff, got.Requeue.Look)
 				assertEvents(t, got, v1alpha1.EventReconciliationFailed)
 			},
 		},
 		"insert-before-running-step": {
 			reason: "Spec [a b c] with a done and b running becomes [x a b c]: once b completes, x starts next as Job pipeline-2; b never runs again.",
 			check: func(t *testing.T, got render.Desired) {
-				require.Len(t, got.Jobs, 1)
-				assert.Equal(t, "pipeline-2", *got.Jobs[0].Name)
-				assert.Equal(t, "x", got.Jobs[0].Labels[v1alpha1.LabelStepName])
+				require.NotNil(t, got.Job)
+				assert.Equal(t, "pipeline-2", *got.Job.Name)
+				assert.Equal(t, "x", got.Job.Labels[v1alpha1.LabelStepName])
 				assert.Equal(t, []string{"a", "b", "x", "c"}, stepNames(got))
 				assert.Equal(t, "2/4", got.Status.Progress.Summary)
 				assertEvents(t, got, v1alpha1.EventSpecChanged, v1alpha1.EventStepSucceeded, v1alpha1.EventStepStarted)
@@ -205,15 +224,15 @@ func TestRenderGolden(t *testing.T) {
 		"insert-after-running-step": {
 			reason: "Spec [a b c] with b running becomes [a b y c]: once b completes, y starts before c.",
 			check: func(t *testing.T, got render.Desired) {
-				require.Len(t, got.Jobs, 1)
-				assert.Equal(t, "y", got.Jobs[0].Labels[v1alpha1.LabelStepName])
+				require.NotNil(t, got.Job)
+				assert.Equal(t, "y", got.Job.Labels[v1alpha1.LabelStepName])
 				assert.Equal(t, []string{"a", "b", "y", "c"}, stepNames(got))
 			},
 		},
 		"remove-running-step": {
 			reason: "Spec [a b c] with b running becomes [a c]: b finishes and keeps its record; c is still pending.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Empty(t, got.Jobs, "nothing starts while b runs")
+				assert.Nil(t, got.Job, "nothing starts while b runs")
 				assert.Equal(t, []string{"a", "b", "c"}, stepNames(got))
 				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Steps[1].Phase)
 				assert.Equal(t, v1alpha1.PhasePending, got.Status.Steps[2].Phase)
@@ -223,7 +242,7 @@ func TestRenderGolden(t *testing.T) {
 		"remove-pending-step": {
 			reason: "Spec [a b c] with b running becomes [a b]: when b completes the run succeeds; c never runs.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Empty(t, got.Jobs)
+				assert.Nil(t, got.Job)
 				assert.Equal(t, []string{"a", "b"}, stepNames(got))
 				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Phase)
 				assert.Equal(t, "all 2 steps succeeded", meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionAvailable).Message)
@@ -232,23 +251,23 @@ func TestRenderGolden(t *testing.T) {
 		"reorder-pending-steps": {
 			reason: "Spec [a b c d] with b running becomes [a b d c]: the remaining steps run in the new order.",
 			check: func(t *testing.T, got render.Desired) {
-				require.Len(t, got.Jobs, 1)
-				assert.Equal(t, "d", got.Jobs[0].Labels[v1alpha1.LabelStepName])
+				require.NotNil(t, got.Job)
+				assert.Equal(t, "d", got.Job.Labels[v1alpha1.LabelStepName])
 				assert.Equal(t, []string{"a", "b", "d", "c"}, stepNames(got))
 			},
 		},
 		"rename-running-step": {
 			reason: "A rename is a removal plus an addition: b (running) finishes, then b2 starts; b never runs again.",
 			check: func(t *testing.T, got render.Desired) {
-				require.Len(t, got.Jobs, 1)
-				assert.Equal(t, "b2", got.Jobs[0].Labels[v1alpha1.LabelStepName])
+				require.NotNil(t, got.Job)
+				assert.Equal(t, "b2", got.Job.Labels[v1alpha1.LabelStepName])
 				assert.Equal(t, []string{"a", "b", "b2", "c"}, stepNames(got))
 			},
 		},
 		"append-to-finished-run": {
 			reason: "A finished run is final: appending a step to a Succeeded run starts nothing, observedGeneration follows the edit, and a warning says so.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Empty(t, got.Jobs)
+				assert.Nil(t, got.Job)
 				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Phase)
 				assert.Equal(t, []string{"a", "b"}, stepNames(got))
 				assert.Equal(t, int64(2), got.Status.ObservedGeneration)
@@ -258,15 +277,15 @@ func TestRenderGolden(t *testing.T) {
 		"re-added-step-does-not-run-twice": {
 			reason: "b was removed while running and re-added before it finished: once it completes, c starts, and b is not pending again.",
 			check: func(t *testing.T, got render.Desired) {
-				require.Len(t, got.Jobs, 1)
-				assert.Equal(t, "c", got.Jobs[0].Labels[v1alpha1.LabelStepName])
+				require.NotNil(t, got.Job)
+				assert.Equal(t, "c", got.Job.Labels[v1alpha1.LabelStepName])
 				assert.Equal(t, []string{"a", "b", "c"}, stepNames(got))
 			},
 		},
 		"job-without-status-entry-is-recognised": {
 			reason: "The controller created b's Job and crashed before writing status: the Job's labels name its step, so b is Running, nothing is created, and b's start is announced once now.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Empty(t, got.Jobs)
+				assert.Nil(t, got.Job)
 				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Steps[1].Phase)
 				assert.Equal(t, "pipeline-1", got.Status.Steps[1].JobName)
 				assert.Equal(t, []string{"a", "b", "c"}, stepNames(got))
@@ -276,7 +295,7 @@ func TestRenderGolden(t *testing.T) {
 		"dry-run-rejection-fails-run": {
 			reason: "A step the apiserver rejects in a server-side dry-run fails the run before step 0 starts: InvalidStep, Stalled, the apiserver's words, no Job.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Empty(t, got.Jobs)
+				assert.Nil(t, got.Job)
 				fixtures.RequireRunFailedFast(t, got.Status, v1alpha1.ReasonInvalidStep,
 					"step 1 (migrate) is invalid", "spec.template.spec.containers[0].image: Required value")
 				assert.Equal(t, ptr.To[int32](1), got.Status.Progress.FailedIndex)
@@ -287,10 +306,10 @@ func TestRenderGolden(t *testing.T) {
 		"job-create-rejected-fails-step": {
 			reason: "A Job create the apiserver rejects as invalid fails that step with JobRejected: no retry loop.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Empty(t, got.Jobs)
+				assert.Nil(t, got.Job)
 				fixtures.RequireRunFailedFast(t, got.Status, v1alpha1.ReasonJobRejected, "step 1 (b) failed: the apiserver rejected its Job pipeline-1")
 				assert.Equal(t, v1alpha1.ReasonJobRejected, got.Status.Steps[1].Reason)
-				assert.Nil(t, got.Problem, "nothing to retry")
+				assert.Nil(t, got.Requeue.Problem, "nothing to retry")
 			},
 		},
 		"complete-job-being-deleted-keeps-result": {
@@ -298,13 +317,13 @@ func TestRenderGolden(t *testing.T) {
 			check: func(t *testing.T, got render.Desired) {
 				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Steps[0].Phase)
 				assert.Equal(t, []string{"pipeline-0"}, got.Release)
-				require.Len(t, got.Jobs, 1, "the next step starts")
+				require.NotNil(t, got.Job, "the next step starts")
 			},
 		},
 		"running-job-being-deleted-fails-step": {
 			reason: "A Job deleted before it finished fails its step as JobDeleted, and the finalizer is released so the deletion completes.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Empty(t, got.Jobs)
+				assert.Nil(t, got.Job)
 				assert.Equal(t, v1alpha1.ReasonJobDeleted, got.Status.Steps[0].Reason)
 				assert.Equal(t, []string{"pipeline-0"}, got.Release)
 			},
@@ -312,7 +331,7 @@ func TestRenderGolden(t *testing.T) {
 		"invalid-edit-mid-run-fails-run": {
 			reason: "An edit that adds an invalid step while step 0 runs fails the run at once; step 0's Job is left to finish and nothing else starts.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Empty(t, got.Jobs)
+				assert.Nil(t, got.Job)
 				assert.Equal(t, v1alpha1.PhaseFailed, got.Status.Phase)
 				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Steps[0].Phase)
 				assert.Equal(t, ptr.To[int32](2), got.Status.Progress.FailedIndex)
@@ -321,15 +340,15 @@ func TestRenderGolden(t *testing.T) {
 		"finalizer-released-once-result-recorded": {
 			reason: "A finished step's Job keeps the step-result finalizer only until status records the result.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.False(t, got.StatusChanged)
+				assert.False(t, got.StatusChanged())
 				assert.Equal(t, []string{"pipeline-0"}, got.Release)
 			},
 		},
 		"step-settings-override-job-spec": {
 			reason: "A step's settings override the run-wide ones in its Job; the run-wide podFailurePolicy applies where a step sets none.",
 			check: func(t *testing.T, got render.Desired) {
-				require.Len(t, got.Jobs, 1)
-				spec := got.Jobs[0].Spec
+				require.NotNil(t, got.Job)
+				spec := got.Job.Spec
 				assert.Equal(t, ptr.To[int32](0), spec.BackoffLimit)
 				assert.Equal(t, ptr.To[int64](30), spec.ActiveDeadlineSeconds)
 				require.Len(t, spec.PodFailurePolicy.Rules, 1)
@@ -339,8 +358,8 @@ func TestRenderGolden(t *testing.T) {
 		"on-failure-continue-goes-on": {
 			reason: "A step with onFailure: Continue that fails is recorded Failed and the next step starts.",
 			check: func(t *testing.T, got render.Desired) {
-				require.Len(t, got.Jobs, 1)
-				assert.Equal(t, "pipeline-2", *got.Jobs[0].Name)
+				require.NotNil(t, got.Job)
+				assert.Equal(t, "pipeline-2", *got.Job.Name)
 				assert.Equal(t, v1alpha1.PhaseFailed, got.Status.Steps[1].Phase)
 				assert.Equal(t, v1alpha1.OnFailureContinue, got.Status.Steps[1].OnFailure)
 				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Phase)
@@ -372,7 +391,7 @@ func TestRenderGolden(t *testing.T) {
 		"suspend-holds-next-step": {
 			reason: "A suspended run starts no new step.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Empty(t, got.Jobs)
+				assert.Nil(t, got.Job)
 				assert.Equal(t, v1alpha1.PhaseSuspended, got.Status.Phase)
 				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Steps[0].Phase)
 			},
@@ -382,7 +401,7 @@ func TestRenderGolden(t *testing.T) {
 			check: func(t *testing.T, got render.Desired) {
 				require.Len(t, got.JobControls, 1)
 				assert.Equal(t, ptr.To(false), got.JobControls[0].Spec.Suspend)
-				assert.Empty(t, got.Jobs)
+				assert.Nil(t, got.Job)
 				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Phase)
 				assert.Nil(t, got.Status.SuspendTime)
 				// Suspended from 03:01:00 to 03:04:05.
@@ -404,23 +423,23 @@ func TestRenderGolden(t *testing.T) {
 		"run-deadline-not-passed-requeues": {
 			reason: "Before the run deadline, the run asks to be looked at again when it passes.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Equal(t, 5*time.Minute+55*time.Second, got.RequeueAfter)
-				assert.False(t, got.StatusChanged)
+				assert.Equal(t, 5*time.Minute+55*time.Second, got.Requeue.After)
+				assert.False(t, got.StatusChanged())
 			},
 		},
 		"run-deadline-excludes-suspended-time": {
 			reason: "Time suspended does not count: a 240s deadline from 03:00 with 2 minutes suspended passes at 03:06, not 03:04.",
 			check: func(t *testing.T, got render.Desired) {
 				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Phase)
-				assert.Equal(t, time.Minute+55*time.Second, got.RequeueAfter)
+				assert.Equal(t, time.Minute+55*time.Second, got.Requeue.After)
 			},
 		},
 		"finally-runs-after-failure": {
 			reason: "A failed step ends the steps; the finally step starts, and the run is Running until it ends.",
 			check: func(t *testing.T, got render.Desired) {
-				require.Len(t, got.Jobs, 1)
-				assert.Equal(t, "pipeline-f0", *got.Jobs[0].Name)
-				assert.Equal(t, "true", got.Jobs[0].Labels[v1alpha1.LabelFinally])
+				require.NotNil(t, got.Job)
+				assert.Equal(t, "pipeline-f0", *got.Job.Name)
+				assert.Equal(t, "true", got.Job.Labels[v1alpha1.LabelFinally])
 				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Phase)
 				assert.True(t, got.Status.Progress.InFinally)
 				assert.False(t, meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionFailed), "not Failed until finally ends")
@@ -431,7 +450,7 @@ func TestRenderGolden(t *testing.T) {
 		"finally-after-failure-keeps-seed-failure": {
 			reason: "Once finally ends, the run fails with the seed's exact message for the failed step.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Empty(t, got.Jobs)
+				assert.Nil(t, got.Job)
 				fixtures.RequireRunFailed(t, got.Status, v1alpha1.ReasonJobFailed, "BackoffLimitExceeded", "Job 1 failed: BackoffLimitExceeded")
 				assert.Equal(t, ptr.To[int32](1), got.Status.Progress.FailedIndex)
 				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Finally[0].Phase)
@@ -440,8 +459,8 @@ func TestRenderGolden(t *testing.T) {
 		"finally-runs-after-success": {
 			reason: "Once every step succeeded, the finally step starts.",
 			check: func(t *testing.T, got render.Desired) {
-				require.Len(t, got.Jobs, 1)
-				assert.Equal(t, "pipeline-f0", *got.Jobs[0].Name)
+				require.NotNil(t, got.Job)
+				assert.Equal(t, "pipeline-f0", *got.Job.Name)
 				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Phase)
 			},
 		},
@@ -455,9 +474,9 @@ func TestRenderGolden(t *testing.T) {
 		"retry-reruns-failed-step": {
 			reason: "A new retryToken re-runs the Failed run from its failed step, as attempt 2 with a new Job; the step that succeeded does not run again.",
 			check: func(t *testing.T, got render.Desired) {
-				require.Len(t, got.Jobs, 1)
-				assert.Equal(t, "pipeline-1-r2", *got.Jobs[0].Name)
-				assert.Equal(t, "2", got.Jobs[0].Labels[v1alpha1.LabelStepAttempt])
+				require.NotNil(t, got.Job)
+				assert.Equal(t, "pipeline-1-r2", *got.Job.Name)
+				assert.Equal(t, "2", got.Job.Labels[v1alpha1.LabelStepAttempt])
 				step := got.Status.Steps[1]
 				assert.Equal(t, int32(2), step.Attempt)
 				require.Len(t, step.PreviousAttempts, 1)
@@ -473,15 +492,15 @@ func TestRenderGolden(t *testing.T) {
 		"retry-token-unchanged-run-stays-failed": {
 			reason: "A token set before the run failed was already seen: the Failed run is final.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Empty(t, got.Jobs)
-				assert.False(t, got.StatusChanged)
+				assert.Nil(t, got.Job)
+				assert.False(t, got.StatusChanged())
 				assert.Empty(t, got.Events)
 			},
 		},
 		"retry-on-succeeded-run-is-ignored": {
 			reason: "A new token on a Succeeded run starts nothing; it is recorded and a warning says so.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.Empty(t, got.Jobs)
+				assert.Nil(t, got.Job)
 				assert.Equal(t, "again", got.Status.RetryToken)
 				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Phase)
 				assertEvents(t, got, v1alpha1.EventRetryIgnored)
@@ -491,8 +510,8 @@ func TestRenderGolden(t *testing.T) {
 			reason: "A finished step's termination message is its result; the next step reads it from SQJ_RESULT_BUILD through a pod annotation.",
 			check: func(t *testing.T, got render.Desired) {
 				assert.Equal(t, "sha256:4f1c0de", got.Status.Steps[0].Result)
-				require.Len(t, got.Jobs, 1)
-				template := got.Jobs[0].Spec.Template
+				require.NotNil(t, got.Job)
+				template := got.Job.Spec.Template
 				assert.Equal(t, "sha256:4f1c0de", template.Annotations[v1alpha1.ResultAnnotationPrefix+"build"])
 				env := template.Spec.Containers[0].Env
 				require.NotEmpty(t, env)
@@ -526,22 +545,22 @@ func TestRenderGolden(t *testing.T) {
 		"ttl-deletes-finished-run": {
 			reason: "Once ttlSecondsAfterFinished has passed, the SequentialJob is deleted, with an event.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.True(t, got.Delete)
+				assert.True(t, got.Requeue.Look == render.LookDelete)
 				assertEvents(t, got, v1alpha1.EventExpired)
 			},
 		},
 		"ttl-waits-until-expiry": {
 			reason: "Before ttlSecondsAfterFinished passes, the run asks to be looked at again then.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.False(t, got.Delete)
-				assert.Equal(t, 6*time.Minute+55*time.Second, got.RequeueAfter)
+				assert.False(t, got.Requeue.Look == render.LookDelete)
+				assert.Equal(t, 6*time.Minute+55*time.Second, got.Requeue.After)
 			},
 		},
 		"queued-step-created-suspended": {
 			reason: "With a kueue.x-k8s.io/queue-name label, each step's Job is created suspended in that queue, with the priority label: the step is Queued.",
 			check: func(t *testing.T, got render.Desired) {
-				require.Len(t, got.Jobs, 1)
-				job := got.Jobs[0]
+				require.NotNil(t, got.Job)
+				job := got.Job
 				assert.Equal(t, ptr.To(true), job.Spec.Suspend)
 				assert.Equal(t, "team-a", job.Labels[v1alpha1.LabelQueueName])
 				assert.Equal(t, "batch-low", job.Labels[v1alpha1.LabelPriorityClass])
@@ -553,7 +572,7 @@ func TestRenderGolden(t *testing.T) {
 		"queued-step-waits": {
 			reason: "A step's Job that Kueue holds suspended is Queued, not Running; nothing changes while it waits.",
 			check: func(t *testing.T, got render.Desired) {
-				assert.False(t, got.StatusChanged)
+				assert.False(t, got.StatusChanged())
 				assert.Empty(t, got.JobControls, "the controller never unsuspends a queued Job: Kueue does")
 				assert.Zero(t, got.Status.State.Active)
 			},
@@ -571,7 +590,7 @@ func TestRenderGolden(t *testing.T) {
 			reason: "Queue wait does not count against runDeadlineSeconds: 120s from admission at 03:03, not from creation at 03:00.",
 			check: func(t *testing.T, got render.Desired) {
 				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Phase)
-				assert.Equal(t, 55*time.Second, got.RequeueAfter)
+				assert.Equal(t, 55*time.Second, got.Requeue.After)
 			},
 		},
 		"multikueue-step-has-no-pods-here": {
@@ -579,8 +598,8 @@ func TestRenderGolden(t *testing.T) {
 			check: func(t *testing.T, got render.Desired) {
 				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Steps[0].Phase)
 				assert.Contains(t, got.Status.Steps[0].Message, "ran under kueue.x-k8s.io/multikueue")
-				require.Len(t, got.Jobs, 1)
-				assert.Equal(t, ptr.To(v1alpha1.ManagedByMultiKueue), got.Jobs[0].Spec.ManagedBy)
+				require.NotNil(t, got.Job)
+				assert.Equal(t, ptr.To(v1alpha1.ManagedByMultiKueue), got.Job.Spec.ManagedBy)
 			},
 		},
 	}
@@ -641,9 +660,9 @@ func TestStepLimit(t *testing.T) {
 	// Run every step but the last through render, as the controller would.
 	for i := 0; i < v1alpha1.MaxStartedSteps; i++ {
 		d := render.Render(render.Observed{SequentialJob: sj, Jobs: jobs}, now)
-		require.Len(t, d.Jobs, 1, "step %d starts", i)
+		require.NotNil(t, d.Job, "step %d starts", i)
 		sj.Status = d.Status
-		job := batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: *d.Jobs[0].Name, Namespace: "default", Labels: d.Jobs[0].Labels,
+		job := batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: *d.Job.Name, Namespace: "default", Labels: d.Job.Labels,
 			OwnerReferences: []metav1.OwnerReference{{UID: sj.UID, Controller: ptr.To(true), Kind: "SequentialJob", Name: sj.Name}}}}
 		if i < v1alpha1.MaxStartedSteps-1 {
 			job.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}
@@ -656,7 +675,7 @@ func TestStepLimit(t *testing.T) {
 	jobs[len(jobs)-1].Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobComplete, Status: corev1.ConditionTrue}}
 
 	got := render.Render(render.Observed{SequentialJob: sj, Jobs: jobs}, now)
-	assert.Empty(t, got.Jobs)
+	assert.Nil(t, got.Job)
 	fixtures.RequireRunFailedFast(t, got.Status, v1alpha1.ReasonStepLimitExceeded, "step 64 (one-too-many) cannot start")
 	assert.Len(t, got.Status.Steps, v1alpha1.MaxStartedSteps+1)
 	assert.Equal(t, int32(v1alpha1.MaxStartedSteps), got.Status.State.Succeeded)

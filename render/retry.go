@@ -1,8 +1,6 @@
 package render
 
 import (
-	corev1 "k8s.io/api/core/v1"
-
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 )
 
@@ -36,12 +34,12 @@ func reopen(sj *v1alpha1.SequentialJob) (steps, finally []v1alpha1.StepStatus) {
 		}
 		switch {
 		case !failedTheRun(step):
-		case !inSpec(sj.Spec.Containers, step.Name) && step.StartTime == nil:
+		case !hasContainer(sj.Spec.Containers, step.Name) && step.StartTime == nil:
 			// It never ran (rejected, or past the deadline): dropped, as a
 			// removed pending step is. Such entries only follow the last
 			// step that started, so no entry that ran moves.
 			continue
-		case !inSpec(sj.Spec.Containers, step.Name):
+		case !hasContainer(sj.Spec.Containers, step.Name):
 			step = removedBeforeRetry(step)
 		default:
 			step = nextAttempt(step)
@@ -52,7 +50,7 @@ func reopen(sj *v1alpha1.SequentialJob) (steps, finally []v1alpha1.StepStatus) {
 	for i := range finally {
 		switch {
 		case !failedTheRun(finally[i]) && !(stepFailed && finally[i].Phase != v1alpha1.PhasePending):
-		case !inSpec(sj.Spec.Finally, finally[i].Name):
+		case !hasContainer(sj.Spec.Finally, finally[i].Name):
 			if failedTheRun(finally[i]) {
 				finally[i] = removedBeforeRetry(finally[i])
 			}
@@ -63,24 +61,11 @@ func reopen(sj *v1alpha1.SequentialJob) (steps, finally []v1alpha1.StepStatus) {
 	return steps, finally
 }
 
-func inSpec(containers []corev1.Container, name string) bool {
-	for _, c := range containers {
-		if c.Name == name {
-			return true
-		}
-	}
-	return false
-}
-
 // removedBeforeRetry is a failed entry whose step left spec with the retry.
 func removedBeforeRetry(step v1alpha1.StepStatus) v1alpha1.StepStatus {
 	step.OnFailure = v1alpha1.OnFailureContinue
-	step.Message = joinMessage(step.Message, "its step was removed from spec when the run was retried, so the run goes on without it")
+	step.Message = joinMessage(step.Message, msgRemovedBeforeRetry)
 	return step
-}
-
-func failedTheRun(step v1alpha1.StepStatus) bool {
-	return step.Phase == v1alpha1.PhaseFailed && step.OnFailure != v1alpha1.OnFailureContinue
 }
 
 // nextAttempt is an entry made pending for its next attempt. An entry that

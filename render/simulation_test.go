@@ -1,7 +1,6 @@
 package render_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -122,7 +121,10 @@ func container(name string, generation int64) corev1.Container {
 }
 
 // observe is what one reconcile sees: the stored SequentialJob and the
-// Jobs that exist, in a deterministic order.
+// Jobs that exist, in a deterministic order, rendered as the reconciler
+// renders: the cluster answers what render needs, and a create the
+// cluster refuses is rendered again with its problem. It returns the
+// observation of the last render.
 func (c *cluster) observe(src *byteSource) render.Observed {
 	obs := render.Observed{SequentialJob: c.sj.DeepCopy()}
 	names := make([]string, 0, len(c.jobs))
@@ -133,19 +135,27 @@ func (c *cluster) observe(src *byteSource) render.Observed {
 	for _, name := range names {
 		obs.Jobs = append(obs.Jobs, *c.jobs[name].DeepCopy())
 	}
+	var problem *render.Problem
 	if src.intn(16) == 15 { // zero, as exhausted bytes read, is a plain observation
 		// Something only the cluster knows holds the next step back.
-		obs.Problem = &render.Problem{ConditionType: v1alpha1.ConditionResourcesUnavailable,
+		problem = &render.Problem{ConditionType: v1alpha1.ConditionResourcesUnavailable,
 			Reason: v1alpha1.ReasonServiceAccountNotFound, Message: `ServiceAccount "runner" not found`}
 	}
-	// The controller dry-runs what Preflight says (the steps that have not
-	// started, after each spec change while the run is active), and the
-	// apiserver refuses the spec's invalid step, if it has one, every time.
-	for _, job := range render.Preflight(obs).Validate {
-		if step := job.Labels[v1alpha1.LabelStepName]; c.invalid != "" && step == c.invalid && job.Labels[v1alpha1.LabelFinally] == "" {
-			obs.Rejected = map[string]render.Rejection{step: {
-				Reason: v1alpha1.ReasonInvalidStep, Message: "spec.template.spec.containers[0].image: Required value"}}
+	// The apiserver refuses the spec's invalid step, if it has one, in
+	// every dry-run.
+	answer := func(needs render.Needs) (*render.Answers, error) {
+		answers := &render.Answers{Problem: problem}
+		for _, job := range needs.DryRun {
+			if step := job.Labels[v1alpha1.LabelStepName]; c.invalid != "" && step == c.invalid && job.Labels[v1alpha1.LabelFinally] == "" {
+				answers.Rejected = map[string]render.Rejection{step: {
+					Reason: v1alpha1.ReasonInvalidStep, Message: "spec.template.spec.containers[0].image: Required value"}}
+			}
 		}
+		return answers, nil
+	}
+	d, obs, _ := render.RenderAnswered(obs, c.now, answer)
+	if d.Job != nil && problem != nil && obs.Answers == nil {
+		obs.Answers = &render.Answers{Problem: problem} // the create was refused
 	}
 	return obs
 }
@@ -154,15 +164,8 @@ func (c *cluster) observe(src *byteSource) render.Observed {
 // the status (unless the fuzzer makes that write fail, as after a crash
 // between the two), and release the finalizers of recorded Jobs.
 func (c *cluster) apply(d render.Desired, statusWritten bool) {
-	for _, intent := range d.Jobs {
-		data, err := json.Marshal(intent)
-		if err != nil {
-			panic(err)
-		}
-		job := &batchv1.Job{}
-		if err := json.Unmarshal(data, job); err != nil {
-			panic(err)
-		}
+	if d.Job != nil {
+		job := render.JobOf(d.Job)
 		job.UID = types.UID("job-uid-" + job.Name)
 		job.CreationTimestamp = metav1.NewTime(c.now)
 		c.jobs[job.Name] = job

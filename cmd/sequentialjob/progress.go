@@ -64,7 +64,7 @@ func (p *progressPrinter) observe(obj any) {
 	}
 	phase := sj.Status.Phase
 	p.state[sj.UID] = sjSummary{
-		finished: terminal(phase),
+		finished: phase.Terminal(),
 		failed:   phase == v1alpha1.PhaseFailed,
 	}
 	p.notify()
@@ -115,7 +115,7 @@ func progressLine(sj *v1alpha1.SequentialJob, t render.Transition) string {
 			line += " (" + t.Message + ")"
 		}
 	}
-	if step.Result != "" && terminal(t.To) {
+	if step.Result != "" && t.To.Terminal() {
 		line += fmt.Sprintf("  result: %q", step.Result)
 	}
 	return line
@@ -181,8 +181,4 @@ func relPath(path string) string {
 		return abs
 	}
 	return rel
-}
-
-func terminal(phase v1alpha1.Phase) bool {
-	return phase == v1alpha1.PhaseSucceeded || phase == v1alpha1.PhaseFailed
 }

@@ -120,20 +120,23 @@ func renderAdmitted(t *testing.T, c badCase, obj, old map[string]any) {
 	switch c.layerToday() {
 	case layerDryRun:
 		// What the controller dry-runs before step 0: every step's Job.
-		checks := render.Preflight(obs)
-		require.Len(t, checks.Validate, len(sj.Spec.Containers), "every step is dry-run before the first one starts")
+		needs := render.Render(obs, renderNow).Needs
+		require.Len(t, needs.DryRun, len(sj.Spec.Containers), "every step is dry-run before the first one starts")
 		// Whichever step the apiserver refuses, the run fails at once.
 		for i, step := range sj.Spec.Containers {
-			obs.Rejected = map[string]render.Rejection{step.Name: {Reason: v1alpha1.ReasonInvalidStep, Message: "refused by the dry-run"}}
-			d := render.Render(obs, renderNow)
-			require.Empty(t, d.Jobs, "no Job is created")
+			refuse := func(render.Needs) (*render.Answers, error) {
+				return &render.Answers{Rejected: map[string]render.Rejection{step.Name: {Reason: v1alpha1.ReasonInvalidStep, Message: "refused by the dry-run"}}}, nil
+			}
+			d, _, err := render.RenderAnswered(obs, renderNow, refuse)
+			require.NoError(t, err)
+			require.Nil(t, d.Job, "no Job is created")
 			fixtures.RequireRunFailedFast(t, d.Status, v1alpha1.ReasonInvalidStep, "is invalid, so the run stopped before it: refused by the dry-run")
 			assert.Equal(t, int32(i), *d.Status.Progress.FailedIndex)
 			requireFixpoint(t, sj, jobs, d)
 		}
 	case layerController:
 		d := render.Render(obs, renderNow)
-		require.Empty(t, d.Jobs, "no Job is created")
+		require.Nil(t, d.Job, "no Job is created")
 		failed := meta.FindStatusCondition(d.Status.Conditions, v1alpha1.ConditionFailed)
 		require.NotNil(t, failed)
 		assert.Equal(t, metav1.ConditionTrue, failed.Status)
@@ -144,12 +147,12 @@ func renderAdmitted(t *testing.T, c badCase, obj, old map[string]any) {
 		assert.Equal(t, v1alpha1.PhaseRunning, d.Status.Phase)
 		assert.False(t, meta.IsStatusConditionTrue(d.Status.Conditions, v1alpha1.ConditionFailed))
 		if c.update() {
-			assert.Empty(t, d.Jobs, "the running step goes on; nothing else starts")
+			assert.Nil(t, d.Job, "the running step goes on; nothing else starts")
 			return
 		}
-		require.Len(t, d.Jobs, 1)
-		assert.Equal(t, render.JobName(sj.Name, 0), *d.Jobs[0].Name)
-		assert.LessOrEqual(t, len(*d.Jobs[0].Name), v1alpha1.MaxJobNameLength)
+		require.NotNil(t, d.Job)
+		assert.Equal(t, render.JobName(sj.Name, 0), *d.Job.Name)
+		assert.LessOrEqual(t, len(*d.Job.Name), v1alpha1.MaxJobNameLength)
 	}
 }
 
@@ -161,8 +164,8 @@ func requireFixpoint(t *testing.T, sj *v1alpha1.SequentialJob, jobs []batchv1.Jo
 	next := sj.DeepCopy()
 	next.Status = d.Status
 	again := render.Render(render.Observed{SequentialJob: next, Jobs: jobs}, renderNow.Add(time.Minute))
-	assert.Empty(t, again.Jobs)
-	assert.False(t, again.StatusChanged, "a reconcile with nothing new changes the status")
+	assert.Nil(t, again.Job)
+	assert.False(t, again.StatusChanged(), "a reconcile with nothing new changes the status")
 	assert.Empty(t, again.Events)
 }
 

@@ -156,8 +156,8 @@ func writeRenderedStatus(t *testing.T, env *testenv.Env, live *unstructured.Unst
 	sj := &v1alpha1.SequentialJob{}
 	require.NoError(t, env.Client.Get(context.Background(), client.ObjectKeyFromObject(live), sj))
 	got := render.Render(render.Observed{SequentialJob: sj}, time.Now())
-	require.True(t, got.StatusChanged, "render has a status to write")
-	require.NoError(t, env.Client.Status().Apply(context.Background(), got.StatusApply,
+	require.True(t, got.StatusChanged(), "render has a status to write")
+	require.NoError(t, env.Client.Status().Apply(context.Background(), got.StatusApply(),
 		client.FieldOwner("sequentialjob-controller"), client.ForceOwnership))
 }
 

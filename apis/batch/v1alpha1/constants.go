@@ -188,7 +188,11 @@ const (
 	// ReasonReconciliationError is the Failed condition's reason while the
 	// controller cannot act for an unexpected error (the seed's). The run
 	// itself has not failed; the controller retries.
-	ReasonReconciliationError    = "ReconciliationError"
+	ReasonReconciliationError = "ReconciliationError"
+	// ReasonRetrying is the Progressing condition's reason while such an
+	// error is retried and is younger than the controller's grace period
+	// (render.ErrorGracePeriod): one hiccup is not reported as Failed.
+	ReasonRetrying               = "Retrying"
 	ReasonServiceAccountNotFound = "ServiceAccountNotFound"
 	ReasonQuotaExceeded          = "QuotaExceeded"
 	ReasonNamespaceTerminating   = "NamespaceTerminating"

@@ -232,6 +232,9 @@ const (
 	PhaseFailed    Phase = "Failed"
 )
 
+// Terminal is true for the phases a step or a run ends in.
+func (p Phase) Terminal() bool { return p == PhaseSucceeded || p == PhaseFailed }
+
 // SequentialJobStatus is what the controller observed and did.
 type SequentialJobStatus struct {
 	// ObservedGeneration is the metadata.generation this status was computed from.

@@ -1,4 +1,7 @@
-package reconciler
+// Package eventpost records events.k8s.io Events for a controller-runtime
+// manager, posting each one itself: infrastructure, not a decision of the
+// controller.
+package eventpost
 
 import (
 	"context"
@@ -35,9 +38,9 @@ type eventPoster struct {
 	queue  chan *eventsv1.Event
 }
 
-// newEventRecorder returns a recorder whose events are posted once the
-// manager starts.
-func newEventRecorder(mgr manager.Manager, reportingController string) (events.EventRecorder, error) {
+// NewRecorder returns a recorder whose events are posted once the manager
+// starts.
+func NewRecorder(mgr manager.Manager, reportingController string) (events.EventRecorder, error) {
 	cfg := rest.CopyConfig(mgr.GetConfig())
 	cfg.ContentType = runtime.ContentTypeProtobuf // a built-in type
 	clientset, err := kubernetes.NewForConfig(cfg)

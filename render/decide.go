@@ -1,0 +1,135 @@
+package render
+
+import (
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
+)
+
+// decide says what the run does now, once per observation. The steps run
+// one after another: a failed step (unless onFailure: Continue) or the run
+// deadline ends them. Then the finally steps run, each once, whatever
+// happened. Nothing new starts while a step runs, while the run is
+// suspended, or once it ended.
+func decide(obs Observed, jobs observedJobs, rec runRecord, now metav1.Time) decision {
+	sj := obs.SequentialJob
+	d := decision{steps: rec.steps.entries, finally: rec.finally.entries}
+	suspended := suspendRequested(sj)
+	if rec.finished {
+		// A step still running when the run failed (an invalid edit) goes
+		// on to finish: a Job suspended with the run resumes with it. A
+		// finished run is not suspended again.
+		if !suspended {
+			for _, finally := range []bool{false, true} {
+				if i := phaseIndex(d.list(finally), v1alpha1.PhaseRunning); i >= 0 {
+					d.follow(jobs, finally, i, false)
+				}
+			}
+		}
+		d.end()
+		return d
+	}
+	rejectSteps(d.steps, obs.Answers.rejected(), now)
+	rejectSteps(d.finally, obs.Answers.rejected(), now)
+	queued := phaseIndex(d.steps, v1alpha1.PhaseQueued) >= 0
+	d.clock = activeClock(sj, rec, suspended, queued, now)
+
+	failed := firstFailedRun(d.steps, false)
+	if failed == nil && !suspended && !queued {
+		failed = d.checkDeadline(sj, jobs, now)
+	}
+	if failed == nil {
+		failed = d.checkStepLimit(now)
+	}
+	if failed == nil && !allTerminal(d.steps) {
+		d.advance(obs, jobs, false, suspended, now)
+		return d
+	}
+	if d.runFinally(obs, jobs, suspended, now) {
+		return d
+	}
+	d.end()
+	return d
+}
+
+// advance moves one list on: the running step runs on (suspended or
+// resumed with the run), or the first pending step starts.
+func (d *decision) advance(obs Observed, jobs observedJobs, finally, suspended bool, now metav1.Time) {
+	entries := d.list(finally)
+	for i := range entries {
+		switch entries[i].Phase {
+		case v1alpha1.PhaseRunning, v1alpha1.PhaseQueued:
+			d.current = d.ref(finally, i)
+			d.follow(jobs, finally, i, suspended)
+			d.inProgress(suspended)
+			return
+		case v1alpha1.PhasePending:
+			d.start(obs, jobs, slot{finally: finally, index: i, attempt: attemptOf(entries[i])}, suspended, now)
+			return
+		}
+	}
+}
+
+// start starts the pending step at ref, unless something holds it back.
+func (d *decision) start(obs Observed, jobs observedJobs, ref slot, suspended bool, now metav1.Time) {
+	sj := obs.SequentialJob
+	step := &d.list(ref.finally)[ref.index]
+	d.current = d.ref(ref.finally, ref.index)
+	problem := obs.Answers.problem()
+	switch {
+	case suspended:
+		// Nothing starts; the run-wide Suspended condition says why.
+		d.state = stateSuspended
+	case jobs.foreign[step.JobName] != nil:
+		d.state = stateBlocked
+		step.Reason = v1alpha1.ReasonJobNameConflict
+		step.Message = fmt.Sprintf(fmtJobNameTaken, step.JobName)
+	case problem != nil:
+		d.state, d.problem = problem.state(now), problem
+		step.Reason, step.Message = problem.Reason, problem.Message
+	default:
+		c, _ := containerNamed(specList(sj, ref.finally), step.Name)
+		d.next = &nextStep{ref: ref, container: c}
+		step.Phase = v1alpha1.PhaseRunning
+		step.StartTime = &now
+		step.Attempt = ref.attempt
+		step.Reason, step.Message = v1alpha1.ReasonJobCreated, ""
+		if d.clock.activeStart == nil && !ref.finally {
+			d.clock.activeStart = &now
+		}
+		d.enqueue(sj, step, ref.finally, now)
+		d.inProgress(false)
+	}
+}
+
+// checkStepLimit fails the next step when it would be the run's
+// MaxStartedSteps+1st: edits kept adding steps.
+func (d *decision) checkStepLimit(now metav1.Time) *stepRef {
+	for i := range d.steps {
+		step := &d.steps[i]
+		if step.Phase != v1alpha1.PhasePending {
+			continue
+		}
+		if i < v1alpha1.MaxStartedSteps {
+			return nil
+		}
+		step.Phase, step.Reason, step.CompletionTime = v1alpha1.PhaseFailed, v1alpha1.ReasonStepLimitExceeded, &now
+		step.Message = fmt.Sprintf(fmtStepLimit, v1alpha1.MaxStartedSteps)
+		return d.ref(false, i)
+	}
+	return nil
+}
+
+// rejectSteps fails the pending steps the apiserver refused as invalid:
+// they would be refused again, so the run ends now rather than retrying
+// forever.
+func rejectSteps(entries []v1alpha1.StepStatus, rejected map[string]Rejection, now metav1.Time) {
+	for i := range entries {
+		if r, ok := rejected[entries[i].Name]; ok && entries[i].Phase == v1alpha1.PhasePending {
+			entries[i].Phase, entries[i].Reason, entries[i].Message = v1alpha1.PhaseFailed, r.Reason, r.Message
+			entries[i].CompletionTime = &now
+		}
+	}
+}

@@ -1,0 +1,46 @@
+package render
+
+// Message formats, named once: conditions, step entries and events use
+// these, and the tests compare whole messages made from them.
+const (
+	fmtStep        = "step %d (%s)"
+	fmtFinallyStep = "finally step %d (%s)"
+
+	// Conditions, by state.
+	fmtRunning          = "step %d (%s) is running as Job %s; %d of %d steps succeeded"
+	fmtQueuedRun        = "%s is queued: %s; %d of %d steps succeeded"
+	fmtSuspendedAt      = "the run is suspended (spec.suspend) at %s"
+	msgSuspendedAtStart = "the run is suspended (spec.suspend) before its first step"
+	fmtBlocked          = "%s cannot start: Job %s exists and is not controlled by this SequentialJob; delete or rename that Job"
+	fmtWaiting          = "%s is waiting: %s"
+	fmtRetrying         = "%s is waiting: the controller retries an error of the apiserver (reported as Failed if it persists for %s): %s"
+	fmtFinallyAfter     = "all %d steps ended; %s is running as Job %s"
+	fmtFinallyAfterFail = "%s failed (%s); %s is running as Job %s"
+	fmtAllSucceeded     = "all %d steps succeeded"
+	fmtAllowedFailures  = "all %d steps ran; %d failed and %s allowed to (onFailure: Continue): %s"
+
+	// Why the run failed.
+	fmtDeadlineStopped = "the run deadline (spec.runDeadlineSeconds) passed: the run stopped at %s, which %s"
+	msgWasRunning      = "was running; its Job was stopped"
+	msgHadNotStarted   = "had not started"
+	fmtFinallyFailed   = "%s failed: Job %s failed: %s"
+	fmtInvalidStep     = "step %d (%s) is invalid, so the run stopped before it: %s"
+	fmtJobRejected     = "step %d (%s) failed: the apiserver rejected its Job %s: %s"
+	fmtCannotStart     = "step %d (%s) cannot start: %s"
+	// fmtJobFailed is the seed's "Job 1 failed: BackoffLimitExceeded".
+	fmtJobFailed = "Job %d failed: %s"
+
+	// Step entries.
+	fmtJobNameTaken         = "Job %s exists and is not controlled by this SequentialJob"
+	fmtStepLimit            = "the run has started %d steps, the most one run may start; edits added more"
+	fmtStepSuspended        = "the run is suspended: Job %s is suspended and its pods deleted; they start again when the run resumes"
+	fmtStoppedByDeadline    = "stopped: the run deadline (spec.runDeadlineSeconds: %d) passed while it ran"
+	fmtNeverStartedDeadline = "never started: the run deadline (spec.runDeadlineSeconds: %d) passed first"
+	fmtQueued               = "Job %s waits, suspended, for admission to LocalQueue %s"
+	fmtJobDeleted           = "Job %s was deleted before it finished"
+	fmtLost                 = "Job %s and the record of its step are gone"
+	fmtPodsElsewhere        = "the Job ran under %s (spec.managedBy), so its pods are not in this cluster: no result or pod detail"
+	msgRemovedBeforeRetry   = "its step was removed from spec when the run was retried, so the run goes on without it"
+)
+
+const fmtExpired = "the run finished %s at %s and spec.ttlSecondsAfterFinished (%d) has passed: deleting the SequentialJob and its Jobs"
