@@ -79,9 +79,4 @@ func TestExpectations(t *testing.T) {
 		assert.Empty(t, e.bySJ, "once the cache shows the finalizer gone, nothing is remembered")
 		assert.Equal(t, []string{"run-0"}, e.stillReleasing("uid", []string{"run-0"}))
 	})
-	t.Run("nil expects nothing", func(t *testing.T) {
-		var e *expectations
-		e.wroteSequentialJob("uid", "10")
-		assert.Equal(t, cacheCurrent, e.check(sj("1"), nil))
-	})
 }

@@ -58,7 +58,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers ...int) error {
 	if len(workers) > 0 && workers[0] > 0 {
 		n = workers[0]
 	}
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &batchv1.Job{}, jobsBySequentialJob, sequentialJobOf); err != nil {
+	if err := IndexJobs(mgr); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
@@ -129,6 +129,13 @@ func New(mgr ctrl.Manager, metrics *Metrics) (*Reconciler, error) {
 		expect:    newExpectations(clock.RealClock{}.Now),
 		retries:   newRetries(),
 	}, nil
+}
+
+// IndexJobs registers the index of cached Jobs by SequentialJob that the
+// reconciler reads its Jobs through. SetupWithManager calls it; a test
+// that wires the reconciler into a controller of its own calls it too.
+func IndexJobs(mgr ctrl.Manager) error {
+	return mgr.GetFieldIndexer().IndexField(context.Background(), &batchv1.Job{}, jobsBySequentialJob, sequentialJobOf)
 }
 
 // jobsBySequentialJob indexes the cached Jobs by the SequentialJob their
