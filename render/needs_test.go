@@ -32,7 +32,7 @@ func TestNeeds(t *testing.T) {
 			wantAccount: "runner",
 		},
 		"past its deadline": {
-			reason: "A run whose deadline passed fails now: no step starts, so no dry-run and no ServiceAccount is asked for, though the spec changed.",
+			reason:     "A run whose deadline passed fails now: no step starts, so no dry-run and no ServiceAccount is asked for, though the spec changed.",
 			obs:        observe(fixtures.MakeSequentialJob("default", "p").Steps("a", "b").ServiceAccount("runner").RunDeadline(60).Obj(), start, 2*time.Minute),
 			at:         start.Add(2 * time.Minute),
 			wantReason: v1alpha1.ReasonDeadlineExceeded,
