@@ -85,6 +85,7 @@ var healthFixtures = []fixture{
 	{"service-account-missing", "The next step's ServiceAccount is missing: the controller retries by itself.", rendered("service-account-missing-holds-next-step")},
 	{"service-account-created", "The missing ServiceAccount exists again: the step runs.", rendered("resources-available-again-clears-condition")},
 	{"reconciliation-error", "Creating the step's Job failed with an apiserver error: the controller retries by itself.", rendered("reconciliation-error-sets-failed-condition")},
+	{"transient-error", "Creating the step's Job just failed with an apiserver error: retried, not yet reported as Failed.", rendered("transient-error-is-retried-not-failed")},
 	{"shared-template-step-starting", "A step with the shared pod template starts.", rendered("shared-template-merged-into-job")},
 	{"foreign-job-blocks", "A Job with step 0's name belongs to another controller: the run cannot start.", rendered("foreign-job-has-our-name")},
 	// Edits mid-run, by step name.

@@ -52,6 +52,7 @@ var healthWants = map[string]healthWant{
 	"service-account-created":       {status.InProgressStatus, "Progressing", "condition:Reconciling"},
 	"shared-template-step-starting": {status.InProgressStatus, "Progressing", "condition:Reconciling"},
 	"reconciliation-error":          {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"transient-error":               {status.InProgressStatus, "Progressing", "condition:Reconciling"},
 	"foreign-job-blocks":            {status.FailedStatus, "Degraded", "condition:Stalled"},
 	"inserted-step-starts":          {status.InProgressStatus, "Progressing", "condition:Reconciling"},
 	"inserted-after-starts":         {status.InProgressStatus, "Progressing", "condition:Reconciling"},
