@@ -12,6 +12,7 @@ export GOFLAGS ?= -buildvcs=false
 
 CONTROLLER_GEN := $(BIN)/controller-gen
 KUSTOMIZE      := $(BIN)/kustomize
+GOLANGCI_LINT  := $(BIN)/golangci-lint
 KWOK_VERSION   := v0.8.0
 
 # The control-plane binaries envtest and the local cluster run.
@@ -58,11 +59,17 @@ verify: generate manifests ## Fail when generated files are stale or code is unf
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/kube/'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go' | grep -v '^tools/kube/'); exit 1; }
 	go vet ./...
 	cd tools && go vet ./image/...
+	$(MAKE) lint
 	@# The render CLI is meant for CI on any OS: prove it builds off Linux.
 	GOOS=darwin GOARCH=arm64 go build -o /dev/null ./cmd/sequentialjob
 	GOOS=windows GOARCH=amd64 go build -o /dev/null ./cmd/sequentialjob
 	@git diff --exit-code -- apis config || { echo "generated files are stale: run make generate manifests and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- apis config)" || { git status --porcelain -- apis config; echo "untracked generated files"; exit 1; }
+
+.PHONY: lint
+lint: $(GOLANGCI_LINT) ## golangci-lint (.golangci.yml) on the main module and tools/image.
+	$(GOLANGCI_LINT) run ./...
+	cd tools && $(GOLANGCI_LINT) run ./image/...
 
 ##@ Build
 
@@ -186,6 +193,12 @@ $(CONTROLLER_GEN):
 $(KUSTOMIZE):
 	cd tools && GOBIN=$(BIN) go install sigs.k8s.io/kustomize/kustomize/v5
 
+# golangci-lint has its own module (tools/lint) so that its many
+# dependencies do not move the versions tools/go.mod pins. Rebuilt when the
+# pin changes.
+$(GOLANGCI_LINT): tools/lint/go.mod
+	cd tools/lint && go build -o $(GOLANGCI_LINT) github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+
 $(BIN)/kwok:
 	GOBIN=$(BIN) go install sigs.k8s.io/kwok/cmd/kwok@$(KWOK_VERSION)
 
@@ -215,7 +228,7 @@ $(BIN)/kueue: tools/kueue/go.mod
 	cd tools/kueue && go build -o $(BIN)/kueue sigs.k8s.io/kueue/cmd/kueue
 
 .PHONY: bin
-bin: $(CLUSTER_BINS) $(KUEUE_BINS) $(CONTROLLER_GEN) $(KUSTOMIZE) ## Build every tool and control-plane binary, and Kueue.
+bin: $(CLUSTER_BINS) $(KUEUE_BINS) $(CONTROLLER_GEN) $(KUSTOMIZE) $(GOLANGCI_LINT) ## Build every tool and control-plane binary, and Kueue.
 
 .PHONY: clean
 clean:

@@ -141,13 +141,35 @@ func runLocal(parent context.Context, out io.Writer, o localRunOptions) (err err
 	}
 
 	if o.example != "" {
-		applied, err := cluster.Kubectl(ctx, "apply", "--server-side", "-f", o.example)
-		if err != nil {
-			return fmt.Errorf("applying %s: %w\n%s", o.example, err, applied)
+		if err := applyExample(ctx, out, cluster, o.example); err != nil {
+			return err
 		}
-		fmt.Fprint(out, string(applied))
 	}
+	printHowToWatch(out, cluster, o)
 
+	progress := newProgressPrinter(out, start)
+	stopWatching, err := watchRuns(ctx, cluster, progress)
+	if err != nil {
+		return err
+	}
+	defer stopWatching()
+	return waitForTheEnd(ctx, out, o, stopSignals, progress, cluster, controller)
+}
+
+// applyExample applies the example file with server-side apply and prints
+// what kubectl said.
+func applyExample(ctx context.Context, out io.Writer, cluster *localcluster.Cluster, example string) error {
+	applied, err := cluster.Kubectl(ctx, "apply", "--server-side", "-f", example)
+	if err != nil {
+		return fmt.Errorf("applying %s: %w\n%s", example, err, applied)
+	}
+	fmt.Fprint(out, string(applied))
+	return nil
+}
+
+// printHowToWatch tells the user how to reach the cluster and how the
+// command ends.
+func printHowToWatch(out io.Writer, cluster *localcluster.Cluster, o localRunOptions) {
 	kubeconfig := relPath(cluster.Kubeconfig)
 	fmt.Fprintf(out, "\nKubeconfig: %s\n", kubeconfig)
 	fmt.Fprintf(out, "In another terminal:  kubectl --kubeconfig %s get sqj -w     (kubectl is %s)\n", kubeconfig, relPath(filepath.Join(o.binDir, "kubectl")))
@@ -157,27 +179,35 @@ func runLocal(parent context.Context, out io.Writer, o localRunOptions) (err err
 		fmt.Fprintln(out, "Ctrl-C stops the cluster and removes its data.")
 	}
 	fmt.Fprintln(out)
+}
 
-	progress := newProgressPrinter(out, start)
+// watchRuns feeds every SequentialJob of the cluster to progress, from an
+// informer, until the returned stop is called or ctx ends.
+func watchRuns(ctx context.Context, cluster *localcluster.Cluster, progress *progressPrinter) (stop func(), err error) {
 	informerCache, err := cache.New(cluster.Config, cache.Options{Scheme: localScheme()})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	informer, err := informerCache.GetInformer(ctx, &v1alpha1.SequentialJob{})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { progress.observe(obj) },
 		UpdateFunc: func(_, obj any) { progress.observe(obj) },
 		DeleteFunc: func(obj any) { progress.forget(obj) },
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	cacheCtx, stopCache := context.WithCancel(ctx)
-	defer stopCache()
 	go func() { _ = informerCache.Start(cacheCtx) }()
+	return stopCache, nil
+}
 
+// waitForTheEnd returns when ctx ends (Ctrl-C: nil), when every
+// SequentialJob has finished and o.exitWhenDone (errSomeFailed if one
+// failed), or when the controller or the cluster fails.
+func waitForTheEnd(ctx context.Context, out io.Writer, o localRunOptions, stopSignals func(), progress *progressPrinter, cluster *localcluster.Cluster, controller *localcluster.Process) error {
 	health := time.NewTicker(time.Second)
 	defer health.Stop()
 	for {

@@ -61,7 +61,7 @@ func newLogsCommand() *cobra.Command {
 		if err != nil {
 			return fmt.Errorf("reading the logs of pod %s (step %s, Job %s): %w", pod.Name, entry.Name, entry.JobName, err)
 		}
-		defer stream.Close()
+		defer func() { _ = stream.Close() }() // read side: nothing is lost
 		_, err = io.Copy(cmd.OutOrStdout(), stream)
 		return err
 	}
@@ -103,7 +103,7 @@ func stepEntry(sj *v1alpha1.SequentialJob, step string) (v1alpha1.StepStatus, er
 // one that succeeded, or the last that failed).
 func stepPod(entry v1alpha1.StepStatus, pods []corev1.Pod) (*corev1.Pod, error) {
 	if len(pods) == 0 {
-		return nil, fmt.Errorf("Job %s of step %s has no pod (any more)", entry.JobName, entry.Name)
+		return nil, fmt.Errorf("the Job %s of step %s has no pod (any more)", entry.JobName, entry.Name)
 	}
 	sorted := slices.Clone(pods)
 	slices.SortStableFunc(sorted, func(a, b corev1.Pod) int {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 
@@ -73,25 +74,31 @@ func (p *progressPrinter) observe(obj any) {
 // progressLine tells one transition. Indices are 0-based, as in the status
 // (currentIndex, failedIndex) and the controller's events.
 func progressLine(sj *v1alpha1.SequentialJob, t render.Transition) string {
-	status := sj.Status
 	if t.IsRun() {
-		switch {
-		case t.To == v1alpha1.PhaseSuspended:
-			return "Suspended"
-		case t.From == v1alpha1.PhaseSuspended:
-			return "Resumed"
-		case t.To != v1alpha1.PhaseSucceeded && t.To != v1alpha1.PhaseFailed:
-			return ""
-		}
-		line := string(t.To)
-		if status.StartTime != nil && status.CompletionTime != nil {
-			line += fmt.Sprintf(" after %s", status.CompletionTime.Sub(status.StartTime.Time).Round(100*time.Millisecond))
-		}
-		if failed := apimeta.FindStatusCondition(status.Conditions, v1alpha1.ConditionFailed); t.To == v1alpha1.PhaseFailed && failed != nil && failed.Message != "" {
-			line += ": " + failed.Message
-		}
-		return line
+		return runLine(sj.Status, t)
 	}
+	return stepLine(sj.Status, t)
+}
+
+// runLine is progressLine for a transition of the run.
+func runLine(status v1alpha1.SequentialJobStatus, t render.Transition) string {
+	switch {
+	case t.To == v1alpha1.PhaseSuspended:
+		return "Suspended"
+	case t.From == v1alpha1.PhaseSuspended:
+		return "Resumed"
+	case t.To != v1alpha1.PhaseSucceeded && t.To != v1alpha1.PhaseFailed:
+		return ""
+	}
+	line := string(t.To) + took(status.StartTime, status.CompletionTime)
+	if failed := apimeta.FindStatusCondition(status.Conditions, v1alpha1.ConditionFailed); t.To == v1alpha1.PhaseFailed && failed != nil && failed.Message != "" {
+		line += ": " + failed.Message
+	}
+	return line
+}
+
+// stepLine is progressLine for a transition of a step.
+func stepLine(status v1alpha1.SequentialJobStatus, t render.Transition) string {
 	step := t.Entry(status)
 	line := fmt.Sprintf("step %d/%d (%s)  %s", t.Index, len(status.Steps), t.Step, t.To)
 	if t.Finally {
@@ -106,9 +113,7 @@ func progressLine(sj *v1alpha1.SequentialJob, t render.Transition) string {
 	case t.To == v1alpha1.PhasePending:
 		return line + ": waiting, retried by the controller: " + t.Reason + " (" + t.Message + ")"
 	}
-	if step.StartTime != nil && step.CompletionTime != nil {
-		line += fmt.Sprintf(" after %s", step.CompletionTime.Sub(step.StartTime.Time).Round(100*time.Millisecond))
-	}
+	line += took(step.StartTime, step.CompletionTime)
 	if t.To == v1alpha1.PhaseFailed && t.Reason != "" {
 		line += ": " + t.Reason
 		if t.Message != "" {
@@ -119,6 +124,14 @@ func progressLine(sj *v1alpha1.SequentialJob, t render.Transition) string {
 		line += fmt.Sprintf("  result: %q", step.Result)
 	}
 	return line
+}
+
+// took is " after <duration>" when both times are set, else "".
+func took(start, end *metav1.Time) string {
+	if start == nil || end == nil {
+		return ""
+	}
+	return fmt.Sprintf(" after %s", end.Sub(start.Time).Round(100*time.Millisecond))
 }
 
 func (p *progressPrinter) forget(obj any) {

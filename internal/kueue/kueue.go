@@ -96,31 +96,9 @@ type Kueue struct {
 // returns once Kueue's webhooks answer through the apiserver. On error,
 // whatever was started is stopped again.
 func Start(ctx context.Context, kubeconfig string, cfg *rest.Config, opts Options) (k *Kueue, err error) {
-	if opts.BinDir == "" || opts.Dir == "" {
-		return nil, errors.New("kueuetest: BinDir and Dir are required")
-	}
-	bin := filepath.Join(opts.BinDir, "kueue")
-	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("%s: %w (run `make %s`)", bin, err, bin)
-	}
-	if len(opts.Frameworks) == 0 {
-		opts.Frameworks = []string{"batch/job"}
-	}
-	if opts.ReadyTimeout == 0 {
-		opts.ReadyTimeout = 2 * time.Minute
-	}
-	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+	bin, moduleDir, err := opts.prepare(ctx)
+	if err != nil {
 		return nil, err
-	}
-	moduleDir := opts.ModuleDir
-	if moduleDir == "" {
-		tools, err := findToolsDir()
-		if err != nil {
-			return nil, err
-		}
-		if moduleDir, err = ModuleDir(ctx, tools); err != nil {
-			return nil, err
-		}
 	}
 	if err := checkServerVersion(cfg); err != nil {
 		return nil, err
@@ -150,15 +128,8 @@ func Start(ctx context.Context, kubeconfig string, cfg *rest.Config, opts Option
 	if err != nil {
 		return k, err
 	}
-	certDir := filepath.Join(opts.Dir, "certs")
-	if err := os.MkdirAll(certDir, 0o700); err != nil {
-		return k, err
-	}
-	// In a pod the Secret is mounted here; out of cluster we write it.
-	if err := os.WriteFile(filepath.Join(certDir, "tls.crt"), certs.cert, 0o600); err != nil {
-		return k, err
-	}
-	if err := os.WriteFile(filepath.Join(certDir, "tls.key"), certs.key, 0o600); err != nil {
+	certDir, err := writeCerts(opts.Dir, certs)
+	if err != nil {
 		return k, err
 	}
 	if err := k.install(ctx, certs); err != nil {
@@ -172,6 +143,55 @@ func Start(ctx context.Context, kubeconfig string, cfg *rest.Config, opts Option
 		return k, err
 	}
 	return k, k.waitReady(ctx, certs.caCert)
+}
+
+// prepare checks and defaults opts, creates opts.Dir, and finds the
+// kueue binary and Kueue's module directory.
+func (opts *Options) prepare(ctx context.Context) (bin, moduleDir string, err error) {
+	if opts.BinDir == "" || opts.Dir == "" {
+		return "", "", errors.New("kueuetest: BinDir and Dir are required")
+	}
+	bin = filepath.Join(opts.BinDir, "kueue")
+	if _, err := os.Stat(bin); err != nil {
+		return "", "", fmt.Errorf("%s: %w (run `make %s`)", bin, err, bin)
+	}
+	if len(opts.Frameworks) == 0 {
+		opts.Frameworks = []string{"batch/job"}
+	}
+	if opts.ReadyTimeout == 0 {
+		opts.ReadyTimeout = 2 * time.Minute
+	}
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return "", "", err
+	}
+	moduleDir = opts.ModuleDir
+	if moduleDir == "" {
+		tools, err := findToolsDir()
+		if err != nil {
+			return "", "", err
+		}
+		if moduleDir, err = ModuleDir(ctx, tools); err != nil {
+			return "", "", err
+		}
+	}
+	return bin, moduleDir, nil
+}
+
+// writeCerts writes the webhook's serving certificate and key into
+// dir/certs, where Kueue reads them, and returns that directory.
+func writeCerts(dir string, certs *servingCerts) (string, error) {
+	certDir := filepath.Join(dir, "certs")
+	if err := os.MkdirAll(certDir, 0o700); err != nil {
+		return "", err
+	}
+	// In a pod the Secret is mounted here; out of cluster we write it.
+	if err := os.WriteFile(filepath.Join(certDir, "tls.crt"), certs.cert, 0o600); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(certDir, "tls.key"), certs.key, 0o600); err != nil {
+		return "", err
+	}
+	return certDir, nil
 }
 
 // config is Kueue's Configuration (apis/config/v1beta2).
@@ -385,6 +405,6 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }() // only a probe for a free port
 	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -100,19 +100,8 @@ var ownedEntries = []string{kubeconfigFile, logsDir, etcdDir, apiserverDir, saKe
 // asked, and returns once a Job's pod can be scheduled and run. On error,
 // everything already started is stopped again.
 func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
-	if opts.BinDir == "" || opts.DataDir == "" {
-		return nil, errors.New("localcluster: BinDir and DataDir are required")
-	}
-	if opts.BinDir, err = filepath.Abs(opts.BinDir); err != nil {
+	if err := opts.prepare(); err != nil {
 		return nil, err
-	}
-	if opts.DataDir, err = filepath.Abs(opts.DataDir); err != nil {
-		return nil, err
-	}
-	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok"} {
-		if _, err := os.Stat(filepath.Join(opts.BinDir, bin)); err != nil {
-			return nil, fmt.Errorf("%s not found in %s: run `make bin`", bin, opts.BinDir)
-		}
 	}
 	lock, err := acquireLock(opts.DataDir)
 	if err != nil {
@@ -152,6 +141,26 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		}
 	}
 	return c, nil
+}
+
+// prepare checks opts, makes its directories absolute, and checks that
+// every binary the cluster runs is in BinDir.
+func (opts *Options) prepare() (err error) {
+	if opts.BinDir == "" || opts.DataDir == "" {
+		return errors.New("localcluster: BinDir and DataDir are required")
+	}
+	if opts.BinDir, err = filepath.Abs(opts.BinDir); err != nil {
+		return err
+	}
+	if opts.DataDir, err = filepath.Abs(opts.DataDir); err != nil {
+		return err
+	}
+	for _, bin := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "kwok"} {
+		if _, err := os.Stat(filepath.Join(opts.BinDir, bin)); err != nil {
+			return fmt.Errorf("%s not found in %s: run `make bin`", bin, opts.BinDir)
+		}
+	}
+	return nil
 }
 
 func (c *Cluster) path(name string) string { return filepath.Join(c.opts.DataDir, name) }
@@ -484,7 +493,7 @@ func FreeLocalAddr() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }() // only a probe for a free port
 	return l.Addr().String(), nil
 }
 

@@ -124,8 +124,10 @@ func createNode(ctx context.Context, cs kubernetes.Interface) error {
 			return true, nil
 		}
 		n.Spec.Taints = taints
-		_, err = cs.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
-		return false, nil // check again: a conflict retries, a success confirms
+		// Check again whatever the update did: a conflict retries, a
+		// success confirms.
+		_, _ = cs.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
+		return false, nil
 	})
 	if err != nil {
 		return fmt.Errorf("node %s did not become Ready and untainted (is kwok running? see its log): %w", NodeName, err)

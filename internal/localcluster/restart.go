@@ -45,7 +45,7 @@ func (c *Cluster) RestartAPIServer() (killed bool, err error) {
 	}
 	// The new one listens on the same port: wait until the old one is
 	// gone from it.
-	addr := api.SecureServing.Address + ":" + api.SecureServing.Port
+	addr := api.Address + ":" + api.Port
 	if err := wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, 30*time.Second, true, func(context.Context) (bool, error) {
 		conn, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {

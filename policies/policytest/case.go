@@ -8,6 +8,7 @@
 package policytest
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -144,6 +145,15 @@ func LoadCase(path string) (*Case, error) {
 	if err := yaml.UnmarshalStrict(data, c); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	c.setDefaults()
+	if err := c.check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// setDefaults fills in what a case file may leave out.
+func (c *Case) setDefaults() {
 	if c.Operation == "" {
 		c.Operation = "CREATE"
 	}
@@ -156,24 +166,28 @@ func LoadCase(path string) (*Case, error) {
 	if c.Namespace == nil {
 		c.Namespace = &Namespace{Name: DefaultNamespace}
 	}
+}
+
+// check reports the first thing a defaulted case lacks or gets wrong.
+func (c *Case) check() error {
 	switch {
 	case c.Reason == "":
-		return nil, fmt.Errorf("%s: reason is required: say why the case exists", path)
+		return errors.New("reason is required: say why the case exists")
 	case c.Object == nil:
-		return nil, fmt.Errorf("%s: object is required", path)
+		return errors.New("object is required")
 	case c.Operation != "CREATE" && c.Operation != "UPDATE":
-		return nil, fmt.Errorf("%s: operation must be CREATE or UPDATE", path)
+		return errors.New("operation must be CREATE or UPDATE")
 	case c.Operation == "UPDATE" && c.OldObject == nil:
-		return nil, fmt.Errorf("%s: an UPDATE needs oldObject", path)
+		return errors.New("an UPDATE needs oldObject")
 	case c.Operation == "CREATE" && c.OldObject != nil:
-		return nil, fmt.Errorf("%s: a CREATE has no oldObject", path)
+		return errors.New("a CREATE has no oldObject")
 	case c.Expect != Allow && c.Message == "":
-		return nil, fmt.Errorf("%s: a %s case needs message: a fragment of what the user sees", path, c.Expect)
+		return fmt.Errorf("a %s case needs message: a fragment of what the user sees", c.Expect)
 	}
 	if obj, _ := c.Objects(); obj.GetName() == "" {
-		return nil, fmt.Errorf("%s: object.metadata.name is required", path)
+		return errors.New("object.metadata.name is required")
 	}
-	return c, nil
+	return nil
 }
 
 // LoadCases reads every testdata/<policy>/*.yaml under root, sorted. It

@@ -125,6 +125,6 @@ func freeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	defer l.Close()
+	defer func() { _ = l.Close() }() // only a probe for a free port
 	return l.Addr().String()
 }

@@ -210,12 +210,6 @@ func equalStrings(a, b []string) bool {
 	return true
 }
 
-// requireExactSuccess checks a succeeded run's whole status.
-func requireExactSuccess(t *testing.T, sj *v1alpha1.SequentialJob, steps []string) {
-	t.Helper()
-	require.Empty(t, exactSuccess(sj, steps))
-}
-
 // exactSuccess lists how a run's status differs from a clean success of
 // steps: phase, observed generation, state, progress, every step, and the
 // conditions. Empty means exact.

@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -390,14 +388,6 @@ func kubectl(t *testing.T, args ...string) string {
 	out, err := cluster.Kubectl(context.Background(), args...)
 	require.NoError(t, err, "kubectl %s:\n%s", strings.Join(args, " "), out)
 	return string(out)
-}
-
-// writeYAML writes a manifest for kubectl -f.
-func writeYAML(t *testing.T, name, content string) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), name)
-	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
-	return path
 }
 
 func isNotFound(err error) bool { return apierrors.IsNotFound(err) }

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -42,8 +41,6 @@ var (
 	// flags).
 	metricsURL string
 )
-
-var sjGVK = schema.GroupVersionKind{Group: v1alpha1.GroupVersion.Group, Version: v1alpha1.GroupVersion.Version, Kind: "SequentialJob"}
 
 func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)

@@ -175,7 +175,7 @@ func runningPodName(t *testing.T, ns, job string) string {
 // managedBy is true when manager owns the spec field (f:<name>).
 func managedBy(sj *v1alpha1.SequentialJob, manager, field string) bool {
 	for _, m := range sj.ManagedFields {
-		if m.Manager == manager && m.FieldsV1 != nil && strings.Contains(string(m.FieldsV1.Raw), `"`+field+`"`) {
+		if m.Manager == manager && m.FieldsV1 != nil && strings.Contains(m.FieldsV1.GetRawString(), `"`+field+`"`) {
 			return true
 		}
 	}

@@ -456,6 +456,11 @@ type StepAttempt struct {
 // status subresource keeps spec) and metadata-only updates (finalizers,
 // labels) leave spec equal and pass.
 //
+// config/crd/immutable_test.go classifies every SequentialJobSpec field as a
+// run control or as "what it runs", and fails until this rule (as generated)
+// compares every field of the second kind and none of the first: a new spec
+// field must be classified there, and compared here if it says what runs.
+//
 // CEL compares x-kubernetes-list-type=map lists, such as the steps and the
 // template's initContainers, regardless of order; both run in list order, so
 // the rule compares their names in order besides. (Order inside other map
