@@ -56,6 +56,9 @@ func (j *JobSet) install(ctx context.Context, caCert []byte) error {
 			return err
 		}
 	}
+	if err := waitOwnerReferencesAdmitted(ctx, j.userClient); err != nil {
+		return err
+	}
 	webhooks, err := j.webhookConfigurations(webhookURL, caBundle)
 	if err != nil {
 		return err
@@ -202,6 +205,42 @@ func waitEstablished(ctx context.Context, c client.Client, crds []*unstructured.
 		if err != nil {
 			return fmt.Errorf("CRD %s not established: %w", crd.GetName(), err)
 		}
+	}
+	return nil
+}
+
+// waitOwnerReferencesAdmitted waits until the apiserver admits, from
+// JobSet's own user (c), an object owned by a JobSet with
+// blockOwnerDeletion, as JobSet's Services and Jobs are. The admission
+// plugin OwnerReferencesPermissionEnforcement (which hardened clusters and
+// the local cluster turn on) maps the owner's kind through a discovery
+// cache that kube-apiserver refreshes only now and then; until it has
+// JobSet's new CRD it rejects them ("cannot find RESTMapping"), and JobSet
+// retries with backoff: seen here for 10 to 20 seconds. A real cluster
+// installs the CRD long before its first JobSet; here the first JobSets
+// would pay for it. The plugin skips the check for a user who may finalize
+// anything (an admin), hence JobSet's user. The probe is a server-side
+// dry-run of a Service, which JobSet's ClusterRole may create: it runs
+// admission and stores nothing.
+func waitOwnerReferencesAdmitted(ctx context.Context, c client.Client) error {
+	probe := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Service",
+		"metadata": map[string]any{
+			"name": "jobset-owner-probe", "namespace": metav1.NamespaceDefault,
+			"ownerReferences": []any{map[string]any{
+				"apiVersion": "jobset.x-k8s.io/v1alpha2", "kind": "JobSet", "name": "probe",
+				"uid": "00000000-0000-0000-0000-000000000000", "blockOwnerDeletion": true, "controller": true,
+			}},
+		},
+		"spec": map[string]any{"clusterIP": "None", "selector": map[string]any{"probe": "probe"}},
+	}}
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		last = c.Create(ctx, probe.DeepCopy(), client.DryRunAll)
+		return last == nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the apiserver does not admit JobSet's objects owned by a JobSet: %v (%w)", last, err)
 	}
 	return nil
 }

@@ -44,6 +44,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -75,8 +76,10 @@ type JobSet struct {
 	// LogPath is JobSet's log file (empty when Options.Logs is set).
 	LogPath string
 
-	opts           Options
-	client         client.Client
+	opts   Options
+	client client.Client // cfg's: installs
+	// userClient is kubeconfig's, JobSet's own credentials.
+	userClient     client.Client
 	moduleDir      string
 	webhookPort    int
 	healthAddr     string
@@ -121,7 +124,15 @@ func Start(ctx context.Context, kubeconfig string, cfg *rest.Config, opts Option
 	if err != nil {
 		return nil, err
 	}
-	j = &JobSet{opts: opts, client: c, moduleDir: moduleDir, done: make(chan struct{})}
+	userCfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	uc, err := client.New(userCfg, client.Options{})
+	if err != nil {
+		return nil, err
+	}
+	j = &JobSet{opts: opts, client: c, userClient: uc, moduleDir: moduleDir, done: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			_ = j.Stop()
