@@ -19,6 +19,7 @@ KWOK_VERSION   := v0.8.0
 KUBE_BINS := $(BIN)/kube-apiserver $(BIN)/etcd $(BIN)/kube-controller-manager $(BIN)/kube-scheduler $(BIN)/kubectl
 CLUSTER_BINS := $(KUBE_BINS) $(BIN)/kwok
 KUEUE_BINS := $(BIN)/kueue
+JOBSET_BINS := $(BIN)/jobset
 
 export KUBEBUILDER_ASSETS := $(BIN)
 
@@ -125,7 +126,7 @@ release-manifests: $(KUSTOMIZE)
 ##@ Test
 
 .PHONY: test
-test: verify $(CLUSTER_BINS) $(KUEUE_BINS) build ## Every tier: unit, envtest, e2e; and the image.
+test: verify $(CLUSTER_BINS) $(KUEUE_BINS) $(JOBSET_BINS) build ## Every tier: unit, envtest, e2e; and the image.
 	go test ./... -count=1 -timeout 40m
 	cd tools && go test ./image/... -count=1 -timeout 20m
 
@@ -138,9 +139,11 @@ bench: $(KUBE_BINS) ## Benchmarks of the hot paths: render (pure), and a reconci
 	go test ./render/... -run '^$$' -bench . -benchmem
 	go test ./reconciler/... -run '^$$' -bench . -benchtime 20x
 
-# Sizes of the benchmark commands; `make test` runs both with small ones.
-SCALE_RUNS   ?= 5000
-CLUSTER_RUNS ?= 100
+# Sizes of the benchmark commands; `make test` runs each with small ones.
+SCALE_RUNS    ?= 5000
+CLUSTER_RUNS  ?= 100
+COMPARE_RUNS  ?= 100
+COMPARE_STEPS ?= 3
 BENCH_ARGS   ?=
 
 .PHONY: bench-scale
@@ -150,6 +153,10 @@ bench-scale: $(KUBE_BINS) ## SCALE_RUNS SequentialJobs x 3 steps on envtest, Job
 .PHONY: bench-cluster
 bench-cluster: $(CLUSTER_BINS) ## CLUSTER_RUNS SequentialJobs x 3 steps on the local cluster against a baseline of bare Jobs: handoff, CPU, RSS, requests per transition (audit log).
 	go test ./test/bench/ -run '^TestCluster$$' -count=1 -v -timeout 90m -args -cluster.runs=$(CLUSTER_RUNS) $(BENCH_ARGS)
+
+.PHONY: bench-compare
+bench-compare: $(CLUSTER_BINS) $(JOBSET_BINS) ## On one local cluster: COMPARE_RUNS SequentialJobs x COMPARE_STEPS steps, as many JobSets of as many replicatedJobs chained by dependsOn, ours again; handoff as an outside watcher sees it, CPU, RSS, requests per transition; a markdown table.
+	go test ./test/bench/ -run '^TestCompare$$' -count=1 -v -timeout 120m -args -compare.runs=$(COMPARE_RUNS) -compare.steps=$(COMPARE_STEPS) $(BENCH_ARGS)
 
 # go test -fuzz takes one target per run, so each target gets FUZZTIME.
 # A crasher is written to the target's testdata/fuzz/ and fails the run;
@@ -227,8 +234,14 @@ $(KUBE_BINS) &:
 $(BIN)/kueue: tools/kueue/go.mod
 	cd tools/kueue && go build -o $(BIN)/kueue sigs.k8s.io/kueue/cmd/kueue
 
+# JobSet's controller manager, for `make bench-compare` (and the short
+# version of it in `make test`). Its own module (tools/jobset) for the same
+# reason as Kueue's: it pins its own k8s.io/* and controller-runtime.
+$(BIN)/jobset: tools/jobset/go.mod
+	cd tools/jobset && go build -o $(BIN)/jobset sigs.k8s.io/jobset
+
 .PHONY: bin
-bin: $(CLUSTER_BINS) $(KUEUE_BINS) $(CONTROLLER_GEN) $(KUSTOMIZE) $(GOLANGCI_LINT) ## Build every tool and control-plane binary, and Kueue.
+bin: $(CLUSTER_BINS) $(KUEUE_BINS) $(JOBSET_BINS) $(CONTROLLER_GEN) $(KUSTOMIZE) $(GOLANGCI_LINT) ## Build every tool and control-plane binary, Kueue and JobSet.
 
 .PHONY: clean
 clean:

@@ -7,7 +7,14 @@
 //     controller, not the cluster, is the bottleneck.
 //   - TestCluster (`make bench-cluster`): the local cluster, with the real
 //     Job controller and kwok pods; a baseline of bare Jobs first.
+//   - TestCompare (`make bench-compare`): the local cluster, ours, then
+//     JobSet's manager running the same steps as replicatedJobs chained by
+//     dependsOn, then ours again.
 //
-// `make test` runs both with small sizes: they check that nothing is lost
+// A handoff means one thing in all of them (handoff.go): as an outside
+// watcher sees it, from step i's Job first seen Complete to step i+1's Job
+// first seen, on the benchmark's own watch on Jobs.
+//
+// `make test` runs each with small sizes: they check that nothing is lost
 // or doubled and that the figures come out, not how fast anything is.
 package bench
