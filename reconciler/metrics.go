@@ -72,15 +72,9 @@ func (m *Metrics) observe(sj *v1alpha1.SequentialJob, desired render.Desired, ob
 	endedNow := map[int]bool{}
 	for _, t := range desired.Transitions {
 		if t.IsRun() {
-			switch t.To {
-			case v1alpha1.PhaseSucceeded:
-				m.runs.WithLabelValues(ns, "succeeded").Inc()
-			case v1alpha1.PhaseFailed:
-				m.runs.WithLabelValues(ns, "failed").Inc()
-			}
+			m.observeRunEnd(ns, t.To)
 			continue
 		}
-		key := string(sj.UID) + "/" + t.JobName
 		step := t.Entry(desired.Status)
 		if t.Started {
 			m.stepsStarted.WithLabelValues(ns).Inc()
@@ -95,21 +89,45 @@ func (m *Metrics) observe(sj *v1alpha1.SequentialJob, desired render.Desired, ob
 			// ran from the Job's creation.
 			m.queueWait.WithLabelValues(ns).Observe(now.Sub(step.StartTime.Time).Seconds())
 		}
-		switch t.To {
-		case v1alpha1.PhaseSucceeded:
+		if t.To == v1alpha1.PhaseSucceeded {
 			endedNow[t.Index] = !t.Finally
-			m.stepsSucceeded.WithLabelValues(ns).Inc()
-			m.observeDuration(ns, "succeeded", step)
-			if !t.Finally && t.Index+1 < len(steps) && steps[t.Index+1].Phase != v1alpha1.PhaseRunning {
-				m.mu.Lock()
-				m.terminalSeen[key] = observedAt
-				m.mu.Unlock()
-			}
-		case v1alpha1.PhaseFailed:
-			m.stepsFailed.WithLabelValues(ns).Inc()
-			m.observeDuration(ns, "failed", step)
 		}
+		m.observeStepEnd(sj, t, desired.Status, observedAt)
 	}
+}
+
+// observeStepEnd counts a step that ended in this transition.
+func (m *Metrics) observeStepEnd(sj *v1alpha1.SequentialJob, t render.Transition, status v1alpha1.SequentialJobStatus, observedAt time.Time) {
+	ns, steps, step := sj.Namespace, status.Steps, t.Entry(status)
+	switch t.To {
+	case v1alpha1.PhaseSucceeded:
+		m.stepsSucceeded.WithLabelValues(ns).Inc()
+		m.observeDuration(ns, "succeeded", step)
+		if !t.Finally && t.Index+1 < len(steps) && steps[t.Index+1].Phase != v1alpha1.PhaseRunning {
+			m.sawTerminal(string(sj.UID)+"/"+t.JobName, observedAt)
+		}
+	case v1alpha1.PhaseFailed:
+		m.stepsFailed.WithLabelValues(ns).Inc()
+		m.observeDuration(ns, "failed", step)
+	}
+}
+
+// observeRunEnd counts a run that ended.
+func (m *Metrics) observeRunEnd(ns string, to v1alpha1.Phase) {
+	switch to {
+	case v1alpha1.PhaseSucceeded:
+		m.runs.WithLabelValues(ns, "succeeded").Inc()
+	case v1alpha1.PhaseFailed:
+		m.runs.WithLabelValues(ns, "failed").Inc()
+	}
+}
+
+// sawTerminal remembers when a step was first seen done while the next
+// one has not started: the handoff runs from then.
+func (m *Metrics) sawTerminal(key string, at time.Time) {
+	m.mu.Lock()
+	m.terminalSeen[key] = at
+	m.mu.Unlock()
 }
 
 // observeHandoff records step i-1 -> i. When step i-1 turned terminal in this

@@ -49,7 +49,9 @@ func reopen(sj *v1alpha1.SequentialJob) (steps, finally []v1alpha1.StepStatus) {
 	steps = kept
 	for i := range finally {
 		switch {
-		case !failedTheRun(finally[i]) && !(stepFailed && finally[i].Phase != v1alpha1.PhasePending):
+		case !failedTheRun(finally[i]) && (!stepFailed || finally[i].Phase == v1alpha1.PhasePending):
+			// It did not fail the run, and it did not run because a step
+			// failed: it stays as it is.
 		case !hasContainer(sj.Spec.Finally, finally[i].Name):
 			if failedTheRun(finally[i]) {
 				finally[i] = removedBeforeRetry(finally[i])

@@ -97,19 +97,68 @@ type JobSet struct {
 // starts bin/jobset with kubeconfig, and returns once JobSet's webhooks
 // answer. On error, whatever was started is stopped again.
 func Start(ctx context.Context, kubeconfig string, cfg *rest.Config, opts Options) (j *JobSet, err error) {
+	bin, opts, err := checkOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	if j, err = newJobSet(ctx, kubeconfig, cfg, opts); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = j.Stop()
+			j = nil
+		}
+	}()
+
+	if j.webhookPort, err = freePort(); err != nil {
+		return j, err
+	}
+	healthPort, err := freePort()
+	if err != nil {
+		return j, err
+	}
+	j.healthAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(healthPort))
+
+	certs, err := newServingCerts()
+	if err != nil {
+		return j, err
+	}
+	certDir := filepath.Join(opts.Dir, "certs")
+	if err := certs.writeTo(certDir); err != nil {
+		return j, err
+	}
+	if err := j.install(ctx, certs.caCert); err != nil {
+		return j, err
+	}
+	configPath := filepath.Join(opts.Dir, "jobset-config.yaml")
+	if err := os.WriteFile(configPath, []byte(j.config(certDir)), 0o644); err != nil {
+		return j, err
+	}
+	if err := j.startProcess(bin, kubeconfig, configPath); err != nil {
+		return j, err
+	}
+	return j, j.waitReady(ctx, certs.caCert)
+}
+
+// checkOptions fills in the defaults and returns the path of bin/jobset.
+func checkOptions(opts Options) (string, Options, error) {
 	if opts.BinDir == "" || opts.Dir == "" {
-		return nil, errors.New("jobset: BinDir and Dir are required")
+		return "", opts, errors.New("jobset: BinDir and Dir are required")
 	}
 	bin := filepath.Join(opts.BinDir, "jobset")
 	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("%s: %w (run `make %s`)", bin, err, bin)
+		return "", opts, fmt.Errorf("%s: %w (run `make %s`)", bin, err, bin)
 	}
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 2 * time.Minute
 	}
-	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
-		return nil, err
-	}
+	return bin, opts, os.MkdirAll(opts.Dir, 0o755)
+}
+
+// newJobSet finds JobSet's module (for its CRDs) and builds the admin
+// client and the client of JobSet's own user.
+func newJobSet(ctx context.Context, kubeconfig string, cfg *rest.Config, opts Options) (*JobSet, error) {
 	moduleDir := opts.ModuleDir
 	if moduleDir == "" {
 		tools, err := findToolsDir()
@@ -132,48 +181,7 @@ func Start(ctx context.Context, kubeconfig string, cfg *rest.Config, opts Option
 	if err != nil {
 		return nil, err
 	}
-	j = &JobSet{opts: opts, client: c, userClient: uc, moduleDir: moduleDir, done: make(chan struct{})}
-	defer func() {
-		if err != nil {
-			_ = j.Stop()
-			j = nil
-		}
-	}()
-
-	if j.webhookPort, err = freePort(); err != nil {
-		return j, err
-	}
-	healthPort, err := freePort()
-	if err != nil {
-		return j, err
-	}
-	j.healthAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(healthPort))
-
-	certs, err := newServingCerts()
-	if err != nil {
-		return j, err
-	}
-	certDir := filepath.Join(opts.Dir, "certs")
-	if err := os.MkdirAll(certDir, 0o700); err != nil {
-		return j, err
-	}
-	if err := os.WriteFile(filepath.Join(certDir, "tls.crt"), certs.cert, 0o600); err != nil {
-		return j, err
-	}
-	if err := os.WriteFile(filepath.Join(certDir, "tls.key"), certs.key, 0o600); err != nil {
-		return j, err
-	}
-	if err := j.install(ctx, certs.caCert); err != nil {
-		return j, err
-	}
-	configPath := filepath.Join(opts.Dir, "jobset-config.yaml")
-	if err := os.WriteFile(configPath, []byte(j.config(certDir)), 0o644); err != nil {
-		return j, err
-	}
-	if err := j.startProcess(bin, kubeconfig, configPath); err != nil {
-		return j, err
-	}
-	return j, j.waitReady(ctx, certs.caCert)
+	return &JobSet{opts: opts, client: c, userClient: uc, moduleDir: moduleDir, done: make(chan struct{})}, nil
 }
 
 // config is JobSet's Configuration (api/config/v1alpha1).
@@ -347,6 +355,6 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	port := l.Addr().(*net.TCPAddr).Port
+	return port, l.Close()
 }
