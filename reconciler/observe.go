@@ -3,6 +3,7 @@ package reconciler
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -17,13 +18,14 @@ import (
 	"example.com/sequentialjob/render"
 )
 
-// answer fetches what render needs, live: what only the apiserver can
-// tell, asked only when the decision depends on it.
-//   - the ServiceAccount the next step's pods would run as;
+// answer fetches what render needs: what only the apiserver can tell,
+// asked only when the decision depends on it.
+//   - the ServiceAccount the next step's pods would run as (live);
 //   - a server-side dry-run of every step that has not started, before the
 //     first step and after each spec change;
-//   - the pods of the Jobs whose step ends now.
-func (r *Reconciler) answer(ctx context.Context, sj *v1alpha1.SequentialJob, needs render.Needs) (*render.Answers, error) {
+//   - the pods of the Jobs whose step ends now (cached, see podsOf).
+func (r *Reconciler) answer(ctx context.Context, obs render.Observed, needs render.Needs) (*render.Answers, error) {
+	sj := obs.SequentialJob
 	answers := &render.Answers{}
 	if needs.ServiceAccount != "" {
 		problem, err := r.checkServiceAccount(ctx, sj.Namespace, needs.ServiceAccount)
@@ -33,8 +35,12 @@ func (r *Reconciler) answer(ctx context.Context, sj *v1alpha1.SequentialJob, nee
 		answers.Problem = problem
 	}
 	answers.Rejected = r.dryRun(ctx, needs.DryRun)
-	for _, job := range needs.PodsOf {
-		pods, err := r.listPods(ctx, sj.Namespace, job)
+	for _, name := range needs.PodsOf {
+		i := slices.IndexFunc(obs.Jobs, func(j batchv1.Job) bool { return j.Name == name })
+		if i < 0 {
+			continue
+		}
+		pods, err := r.podsOf(ctx, &obs.Jobs[i])
 		if err != nil {
 			return nil, err
 		}
@@ -43,17 +49,43 @@ func (r *Reconciler) answer(ctx context.Context, sj *v1alpha1.SequentialJob, nee
 	return answers, nil
 }
 
-// listPods lists, live, the pods of a Job whose step ends now: the step's
-// result and failure detail are in them. Pods are not cached: the
-// controller reads them once per step, not on every reconcile, and a cache
-// of every pod in the cluster would cost more memory than the rest of the
-// controller.
-func (r *Reconciler) listPods(ctx context.Context, namespace, job string) ([]corev1.Pod, error) {
-	list := &corev1.PodList{}
-	if err := r.APIReader.List(ctx, list, client.InNamespace(namespace), client.MatchingLabels{batchv1.JobNameLabel: job}); err != nil {
-		return nil, fmt.Errorf("listing the pods of Job %s: %w", job, err)
+// podsOf are the pods of a Job whose step ends now: the step's result and
+// failure detail are in them. They come from the cache, which holds our
+// steps' pods stripped (see CacheOptions), so a handoff costs no read of
+// the apiserver. The pod and Job watches are separate streams, so the
+// cache may show the Job ended before it shows the pod that ended it: the
+// cache is trusted only when it accounts for every finished pod the Job's
+// status counts; otherwise the pods are listed live, as the Job controller
+// counted them.
+func (r *Reconciler) podsOf(ctx context.Context, job *batchv1.Job) ([]corev1.Pod, error) {
+	cached := &corev1.PodList{}
+	if err := r.Client.List(ctx, cached, client.InNamespace(job.Namespace), client.MatchingFields{podsByJob: job.Name}); err != nil {
+		return nil, fmt.Errorf("listing the cached pods of Job %s: %w", job.Name, err)
 	}
-	return list.Items, nil
+	if accountsFor(cached.Items, job) {
+		return cached.Items, nil
+	}
+	live := &corev1.PodList{}
+	if err := r.APIReader.List(ctx, live, client.InNamespace(job.Namespace), client.MatchingLabels{batchv1.JobNameLabel: job.Name}); err != nil {
+		return nil, fmt.Errorf("listing the pods of Job %s: %w", job.Name, err)
+	}
+	return live.Items, nil
+}
+
+// accountsFor is true when pods hold as many succeeded and failed pods as
+// job's status counts: a terminal pod's status is final, so these pods
+// tell the step's result and failure as the apiserver would.
+func accountsFor(pods []corev1.Pod, job *batchv1.Job) bool {
+	var succeeded, failed int32
+	for i := range pods {
+		switch pods[i].Status.Phase {
+		case corev1.PodSucceeded:
+			succeeded++
+		case corev1.PodFailed:
+			failed++
+		}
+	}
+	return succeeded >= job.Status.Succeeded && failed >= job.Status.Failed
 }
 
 // listJobs lists the Jobs labelled for sj, live. render tells the ones sj

@@ -56,7 +56,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return r.retryLater(ctx, sj, "reading a step's Job", err)
 	}
 	desired, obs, err := render.RenderAnswered(obs, r.Clock.Now(), func(needs render.Needs) (*render.Answers, error) {
-		return r.answer(ctx, sj, needs)
+		return r.answer(ctx, obs, needs)
 	})
 	if err != nil {
 		return r.retryLater(ctx, sj, "asking the cluster", err)

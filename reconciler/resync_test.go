@@ -31,7 +31,7 @@ func TestNoOpResyncMakesNoRequests(t *testing.T) {
 	mgr, counts := countingManager(t, options)
 	r, err := reconciler.New(mgr, nil)
 	require.NoError(t, err)
-	require.NoError(t, reconciler.IndexJobs(mgr))
+	require.NoError(t, reconciler.IndexCache(mgr))
 	var reconciles atomic.Int64
 	require.NoError(t, ctrl.NewControllerManagedBy(mgr).For(&v1alpha1.SequentialJob{}).Owns(&batchv1.Job{}).Named("resync").
 		Complete(reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {

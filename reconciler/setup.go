@@ -7,6 +7,7 @@ import (
 	"golang.org/x/time/rate"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/client-go/util/workqueue"
@@ -27,7 +28,8 @@ import (
 // status applied; Jobs are created (apply, and dry-run creates that
 // validate a step before it starts), read, patched (only to remove the
 // step-result finalizer) and deleted, never updated in place;
-// ServiceAccounts are only read, to check a step can start; events are only
+// ServiceAccounts are only read, to check a step can start; the pods of
+// our steps are listed and watched (cached), never written; events are only
 // created (internal/eventpost posts each one, never a series). test/e2e proves
 // every rule is used (checkLeastPrivilege).
 //
@@ -36,7 +38,7 @@ import (
 // +kubebuilder:rbac:groups=batch.example.com,resources=sequentialjobs/finalizers,verbs=update
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get
-// +kubebuilder:rbac:groups="",resources=pods,verbs=list
+// +kubebuilder:rbac:groups="",resources=pods,verbs=list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create
 
 // Defaults of the controller's flags, sized in docs/performance.md: 100
@@ -58,7 +60,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager, workers ...int) error {
 	if len(workers) > 0 && workers[0] > 0 {
 		n = workers[0]
 	}
-	if err := IndexJobs(mgr); err != nil {
+	if err := IndexCache(mgr); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
@@ -79,6 +81,31 @@ func stripJob(obj any) (any, error) {
 		job.Spec = batchv1.JobSpec{Suspend: job.Spec.Suspend, ManagedBy: job.Spec.ManagedBy}
 	}
 	return obj, nil
+}
+
+// stripPod keeps what render reads of a pod (render/results.go): its
+// name, labels and creation, its phase, reason and message, and each
+// container's name and terminated state. The spec, the annotations (they
+// carry the earlier steps' results) and the rest of status are dropped: a
+// cached pod is a few hundred bytes.
+func stripPod(obj any) (any, error) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	stripped := &corev1.Pod{
+		TypeMeta: pod.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{
+			Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID, ResourceVersion: pod.ResourceVersion,
+			Labels: pod.Labels, CreationTimestamp: pod.CreationTimestamp, DeletionTimestamp: pod.DeletionTimestamp,
+		},
+		Status: corev1.PodStatus{Phase: pod.Status.Phase, Reason: pod.Status.Reason, Message: pod.Status.Message},
+	}
+	for _, c := range pod.Status.ContainerStatuses {
+		stripped.Status.ContainerStatuses = append(stripped.Status.ContainerStatuses,
+			corev1.ContainerStatus{Name: c.Name, State: corev1.ContainerState{Terminated: c.State.Terminated}})
+	}
+	return stripped, nil
 }
 
 // stripSequentialJob drops managedFields and, once a run has finished, the
@@ -131,16 +158,33 @@ func New(mgr ctrl.Manager, metrics *Metrics) (*Reconciler, error) {
 	}, nil
 }
 
-// IndexJobs registers the index of cached Jobs by SequentialJob that the
-// reconciler reads its Jobs through. SetupWithManager calls it; a test
-// that wires the reconciler into a controller of its own calls it too.
-func IndexJobs(mgr ctrl.Manager) error {
-	return mgr.GetFieldIndexer().IndexField(context.Background(), &batchv1.Job{}, jobsBySequentialJob, sequentialJobOf)
+// IndexCache registers the indexes the reconciler reads the cache
+// through: Jobs by SequentialJob, and pods by Job. Registering the pod
+// index also starts the pod informer with the manager, so the first
+// handoff finds its pods cached. SetupWithManager calls it; a test that
+// wires the reconciler into a controller of its own calls it too.
+func IndexCache(mgr ctrl.Manager) error {
+	ctx := context.Background()
+	if err := mgr.GetFieldIndexer().IndexField(ctx, &batchv1.Job{}, jobsBySequentialJob, sequentialJobOf); err != nil {
+		return err
+	}
+	return mgr.GetFieldIndexer().IndexField(ctx, &corev1.Pod{}, podsByJob, jobOf)
 }
 
 // jobsBySequentialJob indexes the cached Jobs by the SequentialJob their
 // label names.
 const jobsBySequentialJob = "sequentialjob"
+
+// podsByJob indexes the cached pods by the Job that made them: a handoff
+// reads the pods of one Job, not every pod of the namespace.
+const podsByJob = "job"
+
+func jobOf(obj client.Object) []string {
+	if name := obj.GetLabels()[batchv1.JobNameLabel]; name != "" {
+		return []string{name}
+	}
+	return nil
+}
 
 func sequentialJobOf(obj client.Object) []string {
 	if name := obj.GetLabels()[v1alpha1.LabelSequentialJob]; name != "" {
@@ -151,9 +195,12 @@ func sequentialJobOf(obj client.Object) []string {
 
 // CacheOptions caches only the Jobs we label whose result status does not
 // record yet: the controller holds its running steps' Jobs in memory, not
-// every Job of the cluster, nor every Job it ever made. What the controller
-// never reads is dropped from every cached object: managedFields, and a
-// Job's pod template and selector, often the largest parts of an object.
+// every Job of the cluster, nor every Job it ever made. Of pods it caches
+// only those of our steps, stripped to what tells a step's result and
+// failure (see stripPod): a handoff reads its step's pods from memory
+// instead of the apiserver. What the controller never reads is dropped
+// from every cached object: managedFields, and a Job's pod template and
+// selector, often the largest parts of an object.
 func CacheOptions() cache.Options {
 	ours, err := labels.NewRequirement(v1alpha1.LabelSequentialJob, selection.Exists, nil)
 	if err != nil {
@@ -167,6 +214,7 @@ func CacheOptions() cache.Options {
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
 			&batchv1.Job{}:            {Label: labels.NewSelector().Add(*ours, *unrecorded), Transform: stripJob},
+			&corev1.Pod{}:             {Label: labels.NewSelector().Add(*ours), Transform: stripPod},
 			&v1alpha1.SequentialJob{}: {Transform: stripSequentialJob},
 		},
 	}
