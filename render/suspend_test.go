@@ -18,7 +18,7 @@ import (
 // spec.suspend resumes that Job, or starts the next step.
 func TestSuspend(t *testing.T) {
 	type want struct {
-		Outcome outcome
+		Outcome        outcome
 		Steps, Finally []step
 		// SuspendTime and ActiveStartTime are the run's active-time clock.
 		SuspendTime, ActiveStartTime *time.Time
