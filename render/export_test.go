@@ -4,13 +4,9 @@ package render
 // which compare whole messages (the fixtures they build with import render,
 // so they cannot be internal tests).
 const (
-	FmtStep        = fmtStep
-	FmtFinallyStep = fmtFinallyStep
-
 	FmtRunning          = fmtRunning
 	FmtQueuedRun        = fmtQueuedRun
 	FmtSuspendedAt      = fmtSuspendedAt
-	MsgSuspendedAtStart = msgSuspendedAtStart
 	FmtFinallyAfter     = fmtFinallyAfter
 	FmtFinallyAfterFail = fmtFinallyAfterFail
 	FmtAllSucceeded     = fmtAllSucceeded
