@@ -309,7 +309,7 @@ func TestRetry(t *testing.T) {
 		},
 		"DeadlineFailureRetriedWithFreshClock": {
 			reason: "A step the run deadline failed before it started had no Job: the retry runs it as attempt 1, Job pipeline-1, with the whole deadline again. " +
-				"Its entry keeps its name and Job name, so its transition is Failed -> Running, not from Pending: no StepStarted event is recorded for the Job created (transitions.go sets Started only for a change from Pending).",
+				"Its entry keeps its name and Job name (Failed -> Running), and its start is announced: the entry had never started.",
 			sim: func() *fixtures.Sim {
 				s := fixtures.NewSim(pipeline().RunDeadline(60).Obj(), t0)
 				s.Render()
@@ -322,7 +322,7 @@ func TestRetry(t *testing.T) {
 					Conditions: running(1, "test", "pipeline-1", 1, 3),
 					Job:        "pipeline-1",
 					Requeue:    render.Requeue{After: time.Minute},
-					Events:     []string{v1alpha1.EventRetry},
+					Events:     []string{v1alpha1.EventRetry, v1alpha1.EventStepStarted},
 					Written:    true,
 				},
 				Steps: []step{
