@@ -20,6 +20,7 @@ const (
 	FmtJobFailed       = fmtJobFailed
 
 	FmtStepSuspended        = fmtStepSuspended
+	FmtQueuedStepSuspended  = fmtQueuedStepSuspended
 	FmtStoppedByDeadline    = fmtStoppedByDeadline
 	FmtNeverStartedDeadline = fmtNeverStartedDeadline
 	FmtQueued               = fmtQueued

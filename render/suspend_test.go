@@ -234,7 +234,7 @@ func TestSuspend(t *testing.T) {
 			},
 		},
 		"SuspendAdmittedQueuedJobLeftToKueue": {
-			reason: "A Job in a Kueue queue is Kueue's to suspend: spec.suspend issues no control for it, though the step's message says its Job is suspended.",
+			reason: "A Job in a Kueue queue is Kueue's to suspend: spec.suspend issues no control for it, and the step's message says its Job runs on, admitted.",
 			sim: func() *fixtures.Sim {
 				s := fixtures.NewSim(pipeline().Queue("team-a").Obj(), t0)
 				s.Render()
@@ -249,14 +249,15 @@ func TestSuspend(t *testing.T) {
 					Written:    true,
 				},
 				Steps: []step{
-					{Name: "build", JobName: "pipeline-0", Phase: v1alpha1.PhaseRunning, Reason: v1alpha1.ReasonSuspended, Message: stepSuspended("pipeline-0"), Attempt: 1},
+					{Name: "build", JobName: "pipeline-0", Phase: v1alpha1.PhaseRunning, Reason: v1alpha1.ReasonSuspended,
+						Message: fmt.Sprintf(render.FmtQueuedStepSuspended, "pipeline-0", "team-a"), Attempt: 1},
 					pending("test", "pipeline-1"), pending("deploy", "pipeline-2"),
 				},
 				SuspendTime: at(2 * time.Minute), ActiveStartTime: at(time.Minute),
 			},
 		},
 		"SuspendQueuedJobWaitingForAdmission": {
-			reason: "A step still waiting in its queue stays Queued (reason Queued) under a suspended run; no control is issued.",
+			reason: "A step still waiting in its queue stays Queued (reason Queued, the queued message) under a suspended run; no control is issued.",
 			sim: func() *fixtures.Sim {
 				s := fixtures.NewSim(pipeline().Queue("team-a").Obj(), t0)
 				s.Render()
@@ -270,7 +271,8 @@ func TestSuspend(t *testing.T) {
 					Written:    true,
 				},
 				Steps: []step{
-					{Name: "build", JobName: "pipeline-0", Phase: v1alpha1.PhaseQueued, Reason: v1alpha1.ReasonQueued, Message: stepSuspended("pipeline-0"), Attempt: 1},
+					{Name: "build", JobName: "pipeline-0", Phase: v1alpha1.PhaseQueued, Reason: v1alpha1.ReasonQueued,
+						Message: fmt.Sprintf(render.FmtQueued, "pipeline-0", "team-a"), Attempt: 1},
 					pending("test", "pipeline-1"), pending("deploy", "pipeline-2"),
 				},
 				SuspendTime: at(time.Minute), ActiveStartTime: at(0),
