@@ -127,7 +127,7 @@ func stripSequentialJob(obj any) (any, error) {
 	// spec.retryToken re-opens it.
 	finished := sj.Status.Phase.Terminal()
 	if finished && sj.Spec.RetryToken == sj.Status.RetryToken {
-		sj.Spec.Containers, sj.Spec.Finally, sj.Spec.Template = nil, nil, corev1.PodTemplateSpec{}
+		sj.Spec.Containers, sj.Spec.Finally, sj.Spec.Template, sj.Spec.StepTemplate = nil, nil, corev1.PodTemplateSpec{}, nil
 	}
 	return sj, nil
 }
