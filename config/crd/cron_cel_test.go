@@ -51,7 +51,7 @@ func TestCronCRDValidationRules(t *testing.T) {
 		{name: "time-zone-etc", reason: "Etc/GMT+5 has a plus sign", spec: cronSpec("0 3 * * *", "  timeZone: Etc/GMT+5\n")},
 		{name: "all-fields", reason: "every field set", spec: cronSpec("0 3 * * *",
 			"  timeZone: UTC\n  startingDeadlineSeconds: 200\n  concurrencyPolicy: Forbid\n  suspend: true\n  successfulRunsHistoryLimit: 0\n  failedRunsHistoryLimit: 5\n")},
-		{name: "template-metadata", reason: "labels and annotations for each run", spec: "  schedule: '@daily'\n  sequentialJobTemplate: {metadata: {labels: {team: a}, annotations: {x: "y"}}, spec: {containers: [{name: a, image: busybox}]}}\n"},
+		{name: "template-metadata", reason: "labels and annotations for each run", spec: "  schedule: '@daily'\n  sequentialJobTemplate: {metadata: {labels: {team: a}, annotations: {x: \"y\"}}, spec: {containers: [{name: a, image: busybox}]}}\n"},
 		{name: "template-pod-settings", reason: "the embedded template needs no containers (patched as for SequentialJob)", spec: "  schedule: '@daily'\n  sequentialJobTemplate: {spec: {template: {spec: {nodeSelector: {a: b}}}, containers: [{name: a, image: busybox}]}}\n"},
 		{name: "name-51", reason: "51 characters leave room for -<minutes>", objName: strings.Repeat("a", 51), spec: cronSpec("@daily")},
 
