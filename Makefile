@@ -195,11 +195,13 @@ chaos: $(CLUSTER_BINS) ## Every chaos scenario on the local cluster (SIGKILLs, A
 .PHONY: run
 # KUEUE=1 starts a real Kueue too, with examples/kueue/queues.yaml; try
 # EXAMPLE=examples/queued-steps.yaml.
+# The SequentialCronJob example creates a run every minute (docs/cron.md):
+#   make run EXAMPLE=examples/cron.yaml
 KUEUE ?=
 KUEUE_MODULE = $(shell cd tools/kueue && go list -m -f '{{.Dir}}' sigs.k8s.io/kueue)
 
 run: $(CLUSTER_BINS) build $(if $(KUEUE),$(KUEUE_BINS)) ## Local cluster + controller (+ Kueue with KUEUE=1) + EXAMPLE, with live progress.
-	$(BIN)/sequentialjob local run --bin $(BIN) --dir $(LOCAL) --crd $(CRD) --example "$(EXAMPLE)" $(if $(KUEUE),--kueue-module $(KUEUE_MODULE)) $(RUN_ARGS)
+	$(BIN)/sequentialjob local run --bin $(BIN) --dir $(LOCAL) --crd $(CRD),$(CRON_CRD) --example "$(EXAMPLE)" $(if $(KUEUE),--kueue-module $(KUEUE_MODULE)) $(RUN_ARGS)
 
 ##@ Tools (built from Go modules; nothing downloaded but modules)
 
