@@ -78,7 +78,7 @@ func TestDecide(t *testing.T) {
 			cron: every5, now: at("10:00:10"),
 			want: want{create: name(every5, "10:00:00"), active: []string{name(every5, "10:00:00")}, lastSchedule: at("10:00:00"),
 				ready: "True/Scheduled", readyMessage: "next run at 2026-01-05T10:05:00Z",
-				events: []string{"Normal SuccessfulCreate Created SequentialJob nightly-" + minutes(at("10:00:00")) + " for 2026-01-05T10:00:00Z"},
+				events:       []string{"Normal SuccessfulCreate Created SequentialJob nightly-" + minutes(at("10:00:00")) + " for 2026-01-05T10:00:00Z"},
 				requeueAfter: 4*time.Minute + 50*time.Second},
 		},
 		{

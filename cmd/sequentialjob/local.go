@@ -103,11 +103,7 @@ func runLocal(parent context.Context, out io.Writer, o localRunOptions) (err err
 		}
 	}
 	fmt.Fprintf(out, "Starting the local cluster in %s (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)...\n", relPath(o.dataDir))
-	first := ""
-	if len(o.crds) > 0 {
-		first = o.crds[0]
-	}
-	cluster, err := localcluster.Start(ctx, localcluster.Options{BinDir: o.binDir, DataDir: o.dataDir, CRDPath: first})
+	cluster, err := startCluster(ctx, o)
 	if err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintln(out, "Interrupted; every process is stopped.")
@@ -127,11 +123,6 @@ func runLocal(parent context.Context, out io.Writer, o localRunOptions) (err err
 		cluster.Stop()
 		fmt.Fprintln(out, "Stopped.")
 	}()
-	for _, crd := range o.crds[min(1, len(o.crds)):] {
-		if err := cluster.InstallCRD(ctx, crd); err != nil {
-			return err
-		}
-	}
 	fmt.Fprintf(out, "Cluster up in %s; CRDs installed (kubectl apply --server-side -f %s).\n", since(start), strings.Join(o.crds, " -f "))
 
 	controller, err := cluster.StartController(ctx, localcluster.ControllerOptions{})
@@ -164,6 +155,26 @@ func runLocal(parent context.Context, out io.Writer, o localRunOptions) (err err
 	}
 	defer stopWatching()
 	return waitForTheEnd(ctx, out, o, stopSignals, progress, cluster, controller)
+}
+
+// startCluster starts the local cluster with the first CRD, then installs
+// the others.
+func startCluster(ctx context.Context, o localRunOptions) (*localcluster.Cluster, error) {
+	first := ""
+	if len(o.crds) > 0 {
+		first = o.crds[0]
+	}
+	cluster, err := localcluster.Start(ctx, localcluster.Options{BinDir: o.binDir, DataDir: o.dataDir, CRDPath: first})
+	if err != nil {
+		return nil, err
+	}
+	for _, crd := range o.crds[min(1, len(o.crds)):] {
+		if err := cluster.InstallCRD(ctx, crd); err != nil {
+			cluster.Stop()
+			return nil, err
+		}
+	}
+	return cluster, nil
 }
 
 // applyExample applies the example file with server-side apply and prints

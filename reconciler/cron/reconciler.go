@@ -10,8 +10,8 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -137,4 +137,3 @@ func (r *Reconciler) writeStatus(ctx context.Context, cron *v1alpha1.SequentialC
 	}
 	return r.Client.Status().Apply(ctx, intent, client.FieldOwner(FieldManager), client.ForceOwnership)
 }
-

@@ -64,7 +64,9 @@ func crdPath() string {
 }
 
 // cronCRDPath is the SequentialCronJob CRD as users install it.
-func cronCRDPath() string { return filepath.Join(repoRoot(), "config", "crd", "sequentialcronjobs.yaml") }
+func cronCRDPath() string {
+	return filepath.Join(repoRoot(), "config", "crd", "sequentialcronjobs.yaml")
+}
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
