@@ -30,9 +30,6 @@ import (
 var env *testenv.Env
 
 func TestMain(m *testing.M) {
-	if testing.Short() {
-		os.Exit(0)
-	}
 	var err error
 	if env, err = testenv.New(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
