@@ -141,7 +141,7 @@ test: verify $(CLUSTER_BINS) $(KUEUE_BINS) $(JOBSET_BINS) build ## Every tier: u
 
 .PHONY: test-unit
 test-unit: ## Unit tier only (no binaries).
-	go test -short ./render/... ./config/crd/... ./policies/... ./cmd/... ./test/badinput/... -count=1
+	go test -short ./render/... ./schedule/... ./config/crd/... ./policies/... ./cmd/... ./test/badinput/... -count=1
 
 .PHONY: bench
 bench: $(KUBE_BINS) ## Benchmarks of the hot paths: render (pure), and a reconciled run on envtest (API requests per run).

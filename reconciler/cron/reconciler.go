@@ -81,6 +81,13 @@ func (r *Reconciler) carryOut(ctx context.Context, cron *v1alpha1.SequentialCron
 		if err := r.createRun(ctx, d.Create); err != nil {
 			return err
 		}
+		// The UID the apiserver gave the run, so the status written now is
+		// the one the next look computes, not one more write.
+		for i := range d.Status.Active {
+			if d.Status.Active[i].Name == d.Create.Name {
+				d.Status.Active[i].UID = d.Create.UID
+			}
+		}
 	}
 	if err := r.writeStatus(ctx, cron, d.Status); err != nil {
 		return fmt.Errorf("writing status: %w", err)
