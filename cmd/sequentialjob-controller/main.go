@@ -7,8 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	// The time zone database in the binary: spec.timeZone of a
+	// SequentialCronJob must not depend on the image having /usr/share/zoneinfo.
+	_ "time/tzdata"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -19,6 +24,7 @@ import (
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 	"example.com/sequentialjob/reconciler"
+	"example.com/sequentialjob/reconciler/cron"
 )
 
 // Secure metrics (--metrics-secure, the default) check each scrape's bearer
@@ -96,6 +102,7 @@ func main() {
 	r, err := reconciler.New(mgr, reconciler.NewMetrics(metrics.Registry, mgr.GetClient()))
 	must(err)
 	must(r.SetupWithManager(mgr, workers))
+	must(setupCron(mgr))
 	must(mgr.AddHealthzCheck("healthz", healthz.Ping))
 	must(mgr.AddReadyzCheck("readyz", healthz.Ping))
 
@@ -104,6 +111,26 @@ func main() {
 		log.Error(err, "manager stopped")
 		os.Exit(1)
 	}
+}
+
+// setupCron starts the SequentialCronJob controller when its CRD is
+// installed (config/default installs it). Without it the SequentialJob
+// controller runs alone, as before the kind existed; installing the CRD
+// later takes a restart of the controller.
+func setupCron(mgr ctrl.Manager) error {
+	gk := schema.GroupKind{Group: v1alpha1.GroupVersion.Group, Kind: "SequentialCronJob"}
+	if _, err := mgr.GetRESTMapper().RESTMapping(gk, v1alpha1.GroupVersion.Version); err != nil {
+		if meta.IsNoMatchError(err) {
+			ctrl.Log.WithName("setup").Info("the SequentialCronJob CRD is not installed: the cron controller is off until a restart after it is")
+			return nil
+		}
+		return err
+	}
+	c, err := cron.New(mgr)
+	if err != nil {
+		return err
+	}
+	return c.SetupWithManager(mgr)
 }
 
 func must(err error) {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,7 +40,7 @@ func newLocalCommand() *cobra.Command {
 type localRunOptions struct {
 	binDir       string
 	dataDir      string
-	crd          string
+	crds         []string
 	example      string
 	exitWhenDone bool
 	// kueueModule, when set, starts a real Kueue (bin/kueue) whose
@@ -50,13 +51,13 @@ type localRunOptions struct {
 }
 
 func newLocalRunCommand() *cobra.Command {
-	o := localRunOptions{binDir: "bin", dataDir: ".local", crd: "config/crd/sequentialjobs.yaml"}
+	o := localRunOptions{binDir: "bin", dataDir: ".local", crds: []string{"config/crd/sequentialjobs.yaml", "config/crd/sequentialcronjobs.yaml"}}
 	cmd := &cobra.Command{
-		Use:   "run [--bin DIR] [--dir DIR] [--crd FILE] [--example FILE] [--exit-when-done]",
-		Short: "Start a local cluster, install the CRD, run the controller, apply an example and show its progress",
+		Use:   "run [--bin DIR] [--dir DIR] [--crd FILE]... [--example FILE] [--exit-when-done]",
+		Short: "Start a local cluster, install the CRDs, run the controller, apply an example and show its progress",
 		Long: `run starts a local cluster from the binaries in --bin (etcd, kube-apiserver,
 kube-controller-manager, kube-scheduler, kwok with one fake node), installs the
-CRD with kubectl apply --server-side, starts bin/sequentialjob-controller,
+CRDs (SequentialJob, SequentialCronJob) with kubectl apply --server-side, starts bin/sequentialjob-controller,
 applies --example when set, and prints one line for each step transition of
 every SequentialJob in the cluster.
 
@@ -76,7 +77,7 @@ finished: 0 when all succeeded, 1 otherwise. ` + "`make run`" + ` runs this.`,
 	f := cmd.Flags()
 	f.StringVar(&o.binDir, "bin", o.binDir, "directory with the control-plane binaries, kwok and sequentialjob-controller (make bin build)")
 	f.StringVar(&o.dataDir, "dir", o.dataDir, "directory for the kubeconfig, etcd data and logs; locked while running")
-	f.StringVar(&o.crd, "crd", o.crd, "CRD file to install")
+	f.StringSliceVar(&o.crds, "crd", o.crds, "CRD files to install (repeat, or separate with commas)")
 	f.StringVar(&o.example, "example", "", "YAML file to apply once the controller runs; empty applies nothing")
 	f.BoolVar(&o.exitWhenDone, "exit-when-done", false, "exit when every SequentialJob has finished: 0 if all succeeded, 1 otherwise")
 	f.StringVar(&o.kueueModule, "kueue-module", "", "start Kueue (--bin/kueue) too, with the manifests of this sigs.k8s.io/kueue module directory (make run KUEUE=1 sets it)")
@@ -102,7 +103,7 @@ func runLocal(parent context.Context, out io.Writer, o localRunOptions) (err err
 		}
 	}
 	fmt.Fprintf(out, "Starting the local cluster in %s (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)...\n", relPath(o.dataDir))
-	cluster, err := localcluster.Start(ctx, localcluster.Options{BinDir: o.binDir, DataDir: o.dataDir, CRDPath: o.crd})
+	cluster, err := startCluster(ctx, o)
 	if err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintln(out, "Interrupted; every process is stopped.")
@@ -122,7 +123,7 @@ func runLocal(parent context.Context, out io.Writer, o localRunOptions) (err err
 		cluster.Stop()
 		fmt.Fprintln(out, "Stopped.")
 	}()
-	fmt.Fprintf(out, "Cluster up in %s; CRD installed (kubectl apply --server-side -f %s).\n", since(start), o.crd)
+	fmt.Fprintf(out, "Cluster up in %s; CRDs installed (kubectl apply --server-side -f %s).\n", since(start), strings.Join(o.crds, " -f "))
 
 	controller, err := cluster.StartController(ctx, localcluster.ControllerOptions{})
 	if err != nil {
@@ -154,6 +155,26 @@ func runLocal(parent context.Context, out io.Writer, o localRunOptions) (err err
 	}
 	defer stopWatching()
 	return waitForTheEnd(ctx, out, o, stopSignals, progress, cluster, controller)
+}
+
+// startCluster starts the local cluster with the first CRD, then installs
+// the others.
+func startCluster(ctx context.Context, o localRunOptions) (*localcluster.Cluster, error) {
+	first := ""
+	if len(o.crds) > 0 {
+		first = o.crds[0]
+	}
+	cluster, err := localcluster.Start(ctx, localcluster.Options{BinDir: o.binDir, DataDir: o.dataDir, CRDPath: first})
+	if err != nil {
+		return nil, err
+	}
+	for _, crd := range o.crds[min(1, len(o.crds)):] {
+		if err := cluster.InstallCRD(ctx, crd); err != nil {
+			cluster.Stop()
+			return nil, err
+		}
+	}
+	return cluster, nil
 }
 
 // applyExample applies the example file with server-side apply and prints

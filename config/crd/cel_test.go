@@ -640,14 +640,17 @@ func TestExamplesAreAccepted(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join("..", "..", "examples", "*.yaml"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
-	schema, err := crd.LoadSchema()
-	require.NoError(t, err)
+	schemas := map[string]func() (*crd.Schema, error){"SequentialJob": crd.LoadSchema, "SequentialCronJob": crd.LoadCronSchema}
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			data, err := os.ReadFile(file)
 			require.NoError(t, err)
 			var obj map[string]any
 			require.NoError(t, yaml.Unmarshal(data, &obj))
+			load, ok := schemas[fmt.Sprint(obj["kind"])]
+			require.True(t, ok, "an example of an unknown kind %v", obj["kind"])
+			schema, err := load()
+			require.NoError(t, err)
 			if _, ok := obj["metadata"].(map[string]any)["namespace"]; !ok {
 				obj["metadata"].(map[string]any)["namespace"] = "default"
 			}

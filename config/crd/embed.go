@@ -10,3 +10,8 @@ import _ "embed"
 //
 //go:embed sequentialjobs.yaml
 var SequentialJobs []byte
+
+// SequentialCronJobs is config/crd/sequentialcronjobs.yaml.
+//
+//go:embed sequentialcronjobs.yaml
+var SequentialCronJobs []byte

@@ -38,10 +38,15 @@ type Schema struct {
 	cel        *cel.Validator
 }
 
-// LoadSchema builds the Schema of the embedded CRD.
-func LoadSchema() (*Schema, error) {
+// LoadSchema builds the Schema of the embedded SequentialJob CRD.
+func LoadSchema() (*Schema, error) { return loadSchema(SequentialJobs) }
+
+// LoadCronSchema builds the Schema of the embedded SequentialCronJob CRD.
+func LoadCronSchema() (*Schema, error) { return loadSchema(SequentialCronJobs) }
+
+func loadSchema(definition []byte) (*Schema, error) {
 	var crdV1 apiextensionsv1.CustomResourceDefinition
-	if err := yaml.UnmarshalStrict(SequentialJobs, &crdV1); err != nil {
+	if err := yaml.UnmarshalStrict(definition, &crdV1); err != nil {
 		return nil, fmt.Errorf("reading the embedded CRD: %w", err)
 	}
 	var version *apiextensionsv1.CustomResourceDefinitionVersion

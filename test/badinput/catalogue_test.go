@@ -82,9 +82,11 @@ func (c badCase) admitted() bool {
 
 func (c badCase) update() bool { return c.Old != "" }
 
-func loadCatalogue(t *testing.T) []badCase {
+func loadCatalogue(t *testing.T) []badCase { return loadCatalogueFrom(t, "cases") }
+
+func loadCatalogueFrom(t *testing.T, dir string) []badCase {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("cases", "*.yaml"))
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	require.NoError(t, err)
 	var out []badCase
 	for _, f := range files {

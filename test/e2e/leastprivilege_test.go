@@ -20,6 +20,8 @@ import (
 var rareRequests = map[string]string{
 	"update batch.example.com/sequentialjobs/finalizers": "not a request: the OwnerReferencesPermissionEnforcement admission plugin (on in the local cluster) " +
 		"checks it when the controller creates a Job whose owner reference sets blockOwnerDeletion",
+	"update batch.example.com/sequentialcronjobs/finalizers": "not a request: the OwnerReferencesPermissionEnforcement admission plugin " +
+		"checks it when the cron controller creates a run (reconciler/cron) whose owner reference sets blockOwnerDeletion",
 	"get batch/jobs": "reconciler/observe.go lookUpJobName: a running step's Job the cache does not show is read live " +
 		"before the step is failed as JobDeleted (a lagging cache), and a foreign Job that holds a step's name",
 	"get batch.example.com/sequentialjobs": "reconciler/observe.go: when the cache has not shown the controller's own last writes, " +

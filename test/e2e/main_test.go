@@ -63,6 +63,11 @@ func crdPath() string {
 	return filepath.Join(repoRoot(), "config", "crd", "sequentialjobs.yaml")
 }
 
+// cronCRDPath is the SequentialCronJob CRD as users install it.
+func cronCRDPath() string {
+	return filepath.Join(repoRoot(), "config", "crd", "sequentialcronjobs.yaml")
+}
+
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -112,6 +117,13 @@ func run(m *testing.M) int {
 		return 1
 	}
 	fmt.Printf("e2e: local cluster up in %s (data in %s)\n", time.Since(start).Round(100*time.Millisecond), dataDir)
+	// Before the controller starts: it runs the cron controller only when
+	// the CRD is served.
+	if err := cluster.InstallCRD(ctx, cronCRDPath()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		cluster.Stop()
+		return 1
+	}
 
 	// Ctrl-C still stops every process and keeps the logs.
 	signals := make(chan os.Signal, 1)

@@ -50,8 +50,15 @@ func TestReleaseManifestsApply(t *testing.T) {
 		objects := decodeObjects(t, path)
 		applied := kubectl(t, "apply", "--server-side", "--dry-run="+dryRun, "-f", path)
 		assert.NotContains(t, applied, "Warning", "%s: kubectl warned", file)
+		var crds []string
 		for _, o := range objects {
 			assert.Contains(t, applied, strings.ToLower(o.GetName())+" serverside-applied", "%s: %s %s", file, o.GetKind(), o.GetName())
+			if o.GetKind() == "CustomResourceDefinition" {
+				crds = append(crds, o.GetName())
+			}
+		}
+		if file == "install.yaml" {
+			assert.ElementsMatch(t, []string{"sequentialjobs.batch.example.com", "sequentialcronjobs.batch.example.com"}, crds, "the release installs both kinds")
 		}
 	}
 

@@ -275,7 +275,7 @@ func TestExamplesApply(t *testing.T) {
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		require.NoError(t, err)
-		if !strings.Contains(string(data), "kind: SequentialJob") {
+		if !strings.Contains(string(data), "kind: Sequential") { // SequentialJob, SequentialCronJob
 			continue
 		}
 		out := kubectl(t, "apply", "--server-side", "--dry-run=server", "-n", ns, "-f", f)

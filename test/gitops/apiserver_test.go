@@ -67,11 +67,20 @@ func newNamespace(t *testing.T, c client.Client) string {
 	return ns.Name
 }
 
-// examples are the SequentialJobs users apply as they are.
+// examples are the SequentialJobs users apply as they are (the
+// SequentialCronJob examples are config/crd's and test/e2e's).
 func examples(t *testing.T) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(testenv.Root(), "examples", "*.yaml"))
+	all, err := filepath.Glob(filepath.Join(testenv.Root(), "examples", "*.yaml"))
 	require.NoError(t, err)
+	var files []string
+	for _, f := range all {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		if strings.Contains(string(data), "\nkind: SequentialJob\n") {
+			files = append(files, f)
+		}
+	}
 	require.NotEmpty(t, files)
 	return files
 }

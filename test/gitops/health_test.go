@@ -207,26 +207,38 @@ func TestArgoCDHealthOddObjects(t *testing.T) {
 	}
 }
 
-var update = flag.Bool("update", false, "rewrite config/argocd/argocd-cm.yaml from config/argocd/health.lua")
+var update = flag.Bool("update", false, "rewrite config/argocd/argocd-cm.yaml from config/argocd/health.lua and health-cron.lua")
+
+// healthScripts are the keys of argocd-cm and the scripts they hold, in
+// the order of the file. Argo CD's key is <group>_<kind> (the slash of
+// group/kind replaced).
+var healthScripts = []struct{ key, file string }{
+	{"resource.customizations.health.batch.example.com_SequentialJob", "health.lua"},
+	{"resource.customizations.health.batch.example.com_SequentialCronJob", "health-cron.lua"},
+}
 
 // TestArgoCDConfigMapCarriesHealthLua: the argocd-cm snippet users merge
-// holds health.lua verbatim, under the key Argo CD looks up for our kind.
+// holds each health script verbatim, under the key Argo CD looks up for
+// its kind.
 func TestArgoCDConfigMapCarriesHealthLua(t *testing.T) {
 	path := filepath.Join(testenv.Root(), "config", "argocd", "argocd-cm.yaml")
-	const key = "resource.customizations.health.batch.example.com_SequentialJob"
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
 	if *update {
-		// Keep the header (everything up to the key), re-indent the script under it.
-		head, _, found := strings.Cut(string(data), "  "+key+": |\n")
-		require.True(t, found, "%s lost its %s key", path, key)
+		// Keep the header (everything up to the first key), re-indent each
+		// script under its key.
+		head, _, found := strings.Cut(string(data), "  "+healthScripts[0].key+": |\n")
+		require.True(t, found, "%s lost its %s key", path, healthScripts[0].key)
 		var b strings.Builder
-		b.WriteString(head + "  " + key + ": |\n")
-		for _, line := range strings.SplitAfter(readHealthLua(t), "\n") {
-			if strings.TrimSpace(line) != "" {
-				b.WriteString("    ")
+		b.WriteString(head)
+		for _, script := range healthScripts {
+			b.WriteString("  " + script.key + ": |\n")
+			for _, line := range strings.SplitAfter(readScript(t, script.file), "\n") {
+				if strings.TrimSpace(line) != "" {
+					b.WriteString("    ")
+				}
+				b.WriteString(line)
 			}
-			b.WriteString(line)
 		}
 		require.NoError(t, os.WriteFile(path, []byte(b.String()), 0o644))
 		data = []byte(b.String())
@@ -234,14 +246,17 @@ func TestArgoCDConfigMapCarriesHealthLua(t *testing.T) {
 	var cm corev1.ConfigMap
 	require.NoError(t, yaml.UnmarshalStrict(data, &cm))
 	assert.Equal(t, "argocd-cm", cm.Name)
-	// Argo CD's key is <group>_<kind> (the slash of group/kind replaced).
-	assert.Equal(t, readHealthLua(t), cm.Data[key],
-		"config/argocd/argocd-cm.yaml must embed config/argocd/health.lua verbatim: go test ./test/gitops -run ConfigMap -update")
+	for _, script := range healthScripts {
+		assert.Equal(t, readScript(t, script.file), cm.Data[script.key],
+			"config/argocd/argocd-cm.yaml must embed config/argocd/%s verbatim: go test ./test/gitops -run ConfigMap -update", script.file)
+	}
 }
 
-func readHealthLua(t *testing.T) string {
+func readHealthLua(t *testing.T) string { return readScript(t, "health.lua") }
+
+func readScript(t *testing.T, name string) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(testenv.Root(), "config", "argocd", "health.lua"))
+	data, err := os.ReadFile(filepath.Join(testenv.Root(), "config", "argocd", name))
 	require.NoError(t, err)
 	return string(data)
 }

@@ -29,6 +29,9 @@ func Root() string {
 // kustomize patches), as `make manifests` renders it.
 func CRDPath() string { return filepath.Join(Root(), "config", "crd", "sequentialjobs.yaml") }
 
+// CronCRDPath is the installed form of the SequentialCronJob CRD.
+func CronCRDPath() string { return filepath.Join(Root(), "config", "crd", "sequentialcronjobs.yaml") }
+
 // BinDir holds kube-apiserver and etcd, built by `make bin`.
 func BinDir() string {
 	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
@@ -44,7 +47,7 @@ func init() {
 	}
 }
 
-// Env is a running apiserver with the CRD installed.
+// Env is a running apiserver with the CRDs installed.
 type Env struct {
 	Config *rest.Config
 	Client client.Client
@@ -70,7 +73,7 @@ func New(extraAPIServerArgs ...string) (*Env, error) {
 	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory:    BinDir(),
-		CRDInstallOptions:        envtest.CRDInstallOptions{Paths: []string{CRDPath()}},
+		CRDInstallOptions:        envtest.CRDInstallOptions{Paths: []string{CRDPath(), CronCRDPath()}},
 		ErrorIfCRDPathMissing:    true,
 		AttachControlPlaneOutput: os.Getenv("TESTENV_VERBOSE") != "",
 	}

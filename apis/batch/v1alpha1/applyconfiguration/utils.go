@@ -20,12 +20,20 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &batchv1alpha1.ExecutionStateApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("JobProgress"):
 		return &batchv1alpha1.JobProgressApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("SequentialCronJob"):
+		return &batchv1alpha1.SequentialCronJobApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("SequentialCronJobSpec"):
+		return &batchv1alpha1.SequentialCronJobSpecApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("SequentialCronJobStatus"):
+		return &batchv1alpha1.SequentialCronJobStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("SequentialJob"):
 		return &batchv1alpha1.SequentialJobApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("SequentialJobSpec"):
 		return &batchv1alpha1.SequentialJobSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("SequentialJobStatus"):
 		return &batchv1alpha1.SequentialJobStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("SequentialJobTemplateSpec"):
+		return &batchv1alpha1.SequentialJobTemplateSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("StepAttempt"):
 		return &batchv1alpha1.StepAttemptApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("StepSettings"):

@@ -23,6 +23,8 @@ func Parser() *typed.Parser {
 var parserOnce sync.Once
 var parser *typed.Parser
 var schemaYAML = typed.YAMLObject(`types:
+- name: com.example.sequentialjob.apis.batch.v1alpha1.ConcurrencyPolicy
+  scalar: string
 - name: com.example.sequentialjob.apis.batch.v1alpha1.ExecutionState
   map:
     fields:
@@ -66,6 +68,82 @@ var schemaYAML = typed.YAMLObject(`types:
   scalar: string
 - name: com.example.sequentialjob.apis.batch.v1alpha1.Phase
   scalar: string
+- name: com.example.sequentialjob.apis.batch.v1alpha1.SequentialCronJob
+  map:
+    fields:
+    - name: apiVersion
+      type:
+        scalar: string
+    - name: kind
+      type:
+        scalar: string
+    - name: metadata
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta
+    - name: spec
+      type:
+        namedType: com.example.sequentialjob.apis.batch.v1alpha1.SequentialCronJobSpec
+    - name: status
+      type:
+        namedType: com.example.sequentialjob.apis.batch.v1alpha1.SequentialCronJobStatus
+      default:
+        observedGeneration: 0
+- name: com.example.sequentialjob.apis.batch.v1alpha1.SequentialCronJobSpec
+  map:
+    fields:
+    - name: concurrencyPolicy
+      type:
+        namedType: com.example.sequentialjob.apis.batch.v1alpha1.ConcurrencyPolicy
+      default: Allow
+    - name: failedRunsHistoryLimit
+      type:
+        scalar: numeric
+      default: 1
+    - name: schedule
+      type:
+        scalar: string
+    - name: sequentialJobTemplate
+      type:
+        namedType: com.example.sequentialjob.apis.batch.v1alpha1.SequentialJobTemplateSpec
+    - name: startingDeadlineSeconds
+      type:
+        scalar: numeric
+    - name: successfulRunsHistoryLimit
+      type:
+        scalar: numeric
+      default: 3
+    - name: suspend
+      type:
+        scalar: boolean
+    - name: timeZone
+      type:
+        scalar: string
+- name: com.example.sequentialjob.apis.batch.v1alpha1.SequentialCronJobStatus
+  map:
+    fields:
+    - name: active
+      type:
+        list:
+          elementType:
+            namedType: io.k8s.api.core.v1.ObjectReference
+          elementRelationship: atomic
+    - name: conditions
+      type:
+        list:
+          elementType:
+            namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Condition
+          elementRelationship: associative
+          keys:
+          - type
+    - name: lastScheduleTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: lastSuccessfulTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: observedGeneration
+      type:
+        scalar: numeric
 - name: com.example.sequentialjob.apis.batch.v1alpha1.SequentialJob
   map:
     fields:
@@ -202,6 +280,15 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: suspendTime
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+- name: com.example.sequentialjob.apis.batch.v1alpha1.SequentialJobTemplateSpec
+  map:
+    fields:
+    - name: metadata
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta
+    - name: spec
+      type:
+        namedType: com.example.sequentialjob.apis.batch.v1alpha1.SequentialJobSpec
 - name: com.example.sequentialjob.apis.batch.v1alpha1.StepAttempt
   map:
     fields:
@@ -1357,6 +1444,31 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: fieldPath
       type:
         scalar: string
+    elementRelationship: atomic
+- name: io.k8s.api.core.v1.ObjectReference
+  map:
+    fields:
+    - name: apiVersion
+      type:
+        scalar: string
+    - name: fieldPath
+      type:
+        scalar: string
+    - name: kind
+      type:
+        scalar: string
+    - name: name
+      type:
+        scalar: string
+    - name: namespace
+      type:
+        scalar: string
+    - name: resourceVersion
+      type:
+        scalar: string
+    - name: uid
+      type:
+        namedType: io.k8s.apimachinery.pkg.types.UID
     elementRelationship: atomic
 - name: io.k8s.api.core.v1.PersistentVolumeAccessMode
   scalar: string
