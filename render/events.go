@@ -111,6 +111,9 @@ func transitionEvents(t Transition, status v1alpha1.SequentialJobStatus) []Event
 			Message: fmt.Sprintf("%s was admitted by its queue: Job %s runs", what, t.JobName)})
 	}
 	switch t.To {
+	case v1alpha1.PhaseSkipped:
+		out = append(out, Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventStepSkipped,
+			Message: fmt.Sprintf(fmtStepSkipped, what, t.Message)})
 	case v1alpha1.PhaseSucceeded:
 		out = append(out, Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventStepSucceeded, Job: t.JobName,
 			Message: fmt.Sprintf("%s succeeded: Job %s is Complete", what, t.JobName)})
