@@ -112,7 +112,10 @@ func transitionEvents(t Transition, status v1alpha1.SequentialJobStatus) []Event
 	}
 	switch t.To {
 	case v1alpha1.PhaseSkipped:
-		out = append(out, Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventStepSkipped,
+		// The Job it would have had names it as the event's related
+		// object, as for a step refused before its Job: two steps skipped
+		// in one reconcile stay two events.
+		out = append(out, Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventStepSkipped, Job: t.JobName,
 			Message: fmt.Sprintf(fmtStepSkipped, what, t.Message)})
 	case v1alpha1.PhaseSucceeded:
 		out = append(out, Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventStepSucceeded, Job: t.JobName,

@@ -54,7 +54,7 @@ const fmtExpired = "the run finished %s at %s and spec.ttlSecondsAfterFinished (
 const (
 	// fmtWhenFalse is a skipped step's message: its reason is
 	// ConditionNotMet.
-	fmtWhenFalse = "when %q was false, so the step was skipped"
+	fmtWhenFalse = "when %q was false"
 	// fmtWhenInvalid is the message of a step whose when is invalid
 	// (reason InvalidStep), with one of the errors below.
 	fmtWhenInvalid = "when %q: %v"

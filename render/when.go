@@ -206,14 +206,22 @@ func compileWhenUncached(expr string) *whenProgram {
 }
 
 // stepNamesIn are the step names expr selects from steps. steps indexed by
-// anything but a string literal could name any step, and the check could
-// not say whether that step runs before: it is refused.
+// anything but a string literal, or a variable of a macro over steps
+// itself (steps.all(s, steps[s].phase == 'Succeeded')), could name any
+// step, and the check could not say whether that step runs before: it is
+// refused.
 func stepNamesIn(expr celast.Expr) ([]string, error) {
 	var names []string
 	var bad error
 	isSteps := func(e celast.Expr) bool {
 		return e.Kind() == celast.IdentKind && e.AsIdent() == whenVarSteps
 	}
+	overSteps := map[string]bool{}
+	celast.PostOrderVisit(expr, celast.NewExprVisitor(func(e celast.Expr) {
+		if e.Kind() == celast.ComprehensionKind && isSteps(e.AsComprehension().IterRange()) {
+			overSteps[e.AsComprehension().IterVar()] = true
+		}
+	}))
 	visit := func(e celast.Expr) {
 		switch e.Kind() {
 		case celast.SelectKind:
@@ -226,6 +234,9 @@ func stepNamesIn(expr celast.Expr) ([]string, error) {
 				return
 			}
 			key := call.Args()[1]
+			if key.Kind() == celast.IdentKind && overSteps[key.AsIdent()] {
+				return
+			}
 			if key.Kind() == celast.LiteralKind {
 				if s, ok := key.AsLiteral().(types.String); ok {
 					names = append(names, string(s))
