@@ -141,7 +141,7 @@ var whenEnv = sync.OnceValues(func() (*cel.Env, error) {
 
 // whenCacheSize bounds the cache of compiled expressions. Compiling costs
 // tens of microseconds; a cache miss only costs that again.
-const whenCacheSize = 1024
+const whenCacheSize = 256
 
 // whenCache holds compiled programs by expression text: the program depends
 // on the text alone. It is bounded (the oldest entry goes first) and reads

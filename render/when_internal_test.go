@@ -108,3 +108,27 @@ func TestWhenCacheIsBounded(t *testing.T) {
 	assert.NoError(t, err)
 	assert.True(t, ok)
 }
+
+// BenchmarkWhenCompile is one expression's compile, type check and cost
+// estimate (a cache miss), and one evaluation of the compiled program.
+func BenchmarkWhenCompile(b *testing.B) {
+	const expr = "steps['step-0'].phase == 'Succeeded' && !('salt' in run.labels)"
+	b.Run("compile", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if p := compileWhenUncached(expr); p.err != nil {
+				b.Fatal(p.err)
+			}
+		}
+	})
+	b.Run("evaluate", func(b *testing.B) {
+		p := compileWhen(expr)
+		scope := whenScope{before: []v1alpha1.StepStatus{{Name: "step-0", Phase: v1alpha1.PhaseSucceeded}}, run: WhenRun{Labels: map[string]string{}}}
+		b.ReportAllocs()
+		for b.Loop() {
+			if ok, err := scope.evaluate(p); err != nil || !ok {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+}
