@@ -180,7 +180,7 @@ var whenGoldenCases = map[string]goldenCase{
 	},
 	"when-invalid-does-not-compile": {
 		reason: "A when that does not compile fails the run before step 0, naming the step and CEL's error.",
-		check: invalidBeforeStart("step 2 (deploy) is invalid, so the run stopped before it: when \"steps.test.phase ==\": does not compile: ERROR: <input>:1:20: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}\n | steps.test.phase ==\n | ...................^"),
+		check:  invalidBeforeStart("step 2 (deploy) is invalid, so the run stopped before it: when \"steps.test.phase ==\": does not compile: ERROR: <input>:1:20: Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}\n | steps.test.phase ==\n | ...................^"),
 	},
 	"when-invalid-not-bool": {
 		reason: "A when that is not a bool fails the run before step 0.",

@@ -15,7 +15,10 @@ import (
 // TestStatusTreeShowsSkippedSteps: the plugin's status tree shows a step
 // its when skipped with no Job, and why; a finally step skipped likewise.
 func TestStatusTreeShowsSkippedSteps(t *testing.T) {
-	at := func(min int) *metav1.Time { v := metav1.NewTime(time.Date(2026, 1, 2, 3, min, 0, 0, time.UTC)); return &v }
+	at := func(min int) *metav1.Time {
+		v := metav1.NewTime(time.Date(2026, 1, 2, 3, min, 0, 0, time.UTC))
+		return &v
+	}
 	sj := &v1alpha1.SequentialJob{ObjectMeta: metav1.ObjectMeta{Namespace: "ci", Name: "pipeline"}}
 	sj.Status = v1alpha1.SequentialJobStatus{Phase: v1alpha1.PhaseSucceeded, Attempt: 1, Progress: v1alpha1.JobProgress{Summary: "2/3"},
 		Steps: []v1alpha1.StepStatus{

@@ -254,7 +254,7 @@ func TestCRDValidationRules(t *testing.T) {
 		},
 		"step settings: when": {
 			reason: "A when is a CEL expression the controller checks; the CRD only bounds it.",
-			spec:   "  containers: [{name: build, image: busybox}, {name: deploy, image: busybox}]\n  finally: [{name: notify, image: busybox}]\n" +
+			spec: "  containers: [{name: build, image: busybox}, {name: deploy, image: busybox}]\n  finally: [{name: notify, image: busybox}]\n" +
 				"  stepSettings: [{name: deploy, when: \"steps.build.result != 'none'\"}, {name: notify, when: run.failed}]\n",
 		},
 		"step settings: empty when": {

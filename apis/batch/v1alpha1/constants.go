@@ -236,7 +236,7 @@ const (
 	EventStepSucceeded = "StepSucceeded"
 	// EventStepSkipped: a step's when was false; it was skipped.
 	EventStepSkipped = "StepSkipped"
-	EventSpecChanged   = "SpecChanged"
+	EventSpecChanged = "SpecChanged"
 	// EventReconciliationFailed is the seed's event for unexpected errors.
 	EventReconciliationFailed = "ReconciliationFailed"
 	EventCleanup              = "Cleanup"
