@@ -31,32 +31,11 @@ func decide(obs Observed, jobs observedJobs, rec runRecord, now metav1.Time) dec
 		d.end()
 		return d
 	}
-	rejectSteps(d.steps, obs.Answers.rejected(), now)
-	rejectSteps(d.finally, obs.Answers.rejected(), now)
-	d.attempt = max(sj.Status.Attempt, 1)
-	if rec.retried {
-		d.attempt++
-	}
-	if sj.Generation != sj.Status.ObservedGeneration {
-		// The same moment as the dry-run (needsOf): before the first step
-		// and after every edit.
-		d.checkWhens(sj, now)
-	}
+	d.checkSteps(obs, rec, now)
 	queued := phaseIndex(d.steps, v1alpha1.PhaseQueued) >= 0
 	d.clock = activeClock(sj, rec, suspended, queued, now)
 
-	failed := firstFailedRun(d.steps, false)
-	if failed == nil && !suspended && !queued {
-		failed = d.checkDeadline(sj, jobs, now)
-	}
-	if failed == nil {
-		failed = d.checkStepLimit(now)
-	}
-	if failed == nil {
-		// A finally step found invalid before it could start fails the
-		// run as an invalid step does: before the steps it would follow.
-		failed = firstInvalid(d.finally, true)
-	}
+	failed := d.stopped(sj, jobs, suspended || queued, now)
 	if failed == nil && !allTerminal(d.steps) && d.advance(obs, jobs, false, suspended, now) {
 		return d
 	}
@@ -65,6 +44,41 @@ func decide(obs Observed, jobs observedJobs, rec runRecord, now metav1.Time) dec
 	}
 	d.end()
 	return d
+}
+
+// checkSteps fails the pending steps found invalid: the ones the apiserver
+// refused, and, before the first step and after every edit (the moment of
+// the dry-run, see needsOf), those whose when does not check.
+func (d *decision) checkSteps(obs Observed, rec runRecord, now metav1.Time) {
+	sj := obs.SequentialJob
+	rejectSteps(d.steps, obs.Answers.rejected(), now)
+	rejectSteps(d.finally, obs.Answers.rejected(), now)
+	d.attempt = max(sj.Status.Attempt, 1)
+	if rec.retried {
+		d.attempt++
+	}
+	if sj.Generation != sj.Status.ObservedGeneration {
+		d.checkWhens(sj, now)
+	}
+}
+
+// stopped is the entry that stops the steps, or nil: a step that failed
+// the run, the run deadline (its clock stands still while held), the step
+// limit, or a finally step found invalid before it could start, which
+// fails the run as an invalid step does, before the steps it would follow.
+func (d *decision) stopped(sj *v1alpha1.SequentialJob, jobs observedJobs, held bool, now metav1.Time) *stepRef {
+	if failed := firstFailedRun(d.steps, false); failed != nil {
+		return failed
+	}
+	if !held {
+		if failed := d.checkDeadline(sj, jobs, now); failed != nil {
+			return failed
+		}
+	}
+	if failed := d.checkStepLimit(now); failed != nil {
+		return failed
+	}
+	return firstInvalid(d.finally, true)
 }
 
 // advance moves one list on: the running step runs on (suspended or

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/google/cel-go/cel"
@@ -92,26 +93,29 @@ type whenEstimator struct{}
 
 func (whenEstimator) EstimateSize(node checker.AstNode) *checker.SizeEstimate {
 	path := node.Path()
-	size := func(n uint64) *checker.SizeEstimate { return &checker.SizeEstimate{Min: 0, Max: n} }
+	n, ok := whenSizes[strings.Join(path, ".")]
 	switch {
-	case len(path) == 0:
+	case ok:
+	case len(path) > 1 && path[0] == whenVarSteps && path[len(path)-1] == "result":
+		n = v1alpha1.MaxResultLength
+	case len(path) > 1 && path[0] == whenVarSteps:
+		n = whenMaxShortString // a key (step name), a phase, a reason
+	default:
 		return nil
-	case path[0] == whenVarSteps && len(path) == 1:
-		return size(whenMaxEntries)
-	case path[0] == whenVarSteps && path[len(path)-1] == "result":
-		return size(v1alpha1.MaxResultLength)
-	case path[0] == whenVarSteps:
-		return size(whenMaxShortString)
-	case path[0] == whenVarRun && len(path) == 2:
-		return size(whenMaxMetadata)
-	case path[0] == whenVarRun && len(path) == 3 && path[2] == "@keys":
-		return size(whenMaxKey)
-	case path[0] == whenVarRun && len(path) == 3 && path[1] == "labels":
-		return size(whenMaxLabelValue)
-	case path[0] == whenVarRun && len(path) == 3:
-		return size(whenMaxMetadata)
 	}
-	return nil
+	return &checker.SizeEstimate{Min: 0, Max: n}
+}
+
+// whenSizes are the sizes of the variables' parts, by cost path: a map's
+// entries, its keys (@keys) and its values (@values).
+var whenSizes = map[string]uint64{
+	whenVarSteps:                        whenMaxEntries,
+	whenVarRun + ".labels":              whenMaxMetadata,
+	whenVarRun + ".labels.@keys":        whenMaxKey,
+	whenVarRun + ".labels.@values":      whenMaxLabelValue,
+	whenVarRun + ".annotations":         whenMaxMetadata,
+	whenVarRun + ".annotations.@keys":   whenMaxKey,
+	whenVarRun + ".annotations.@values": whenMaxMetadata,
 }
 
 func (whenEstimator) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
@@ -222,35 +226,47 @@ func stepNamesIn(expr celast.Expr) ([]string, error) {
 			overSteps[e.AsComprehension().IterVar()] = true
 		}
 	}))
-	visit := func(e celast.Expr) {
-		switch e.Kind() {
-		case celast.SelectKind:
-			if sel := e.AsSelect(); isSteps(sel.Operand()) {
-				names = append(names, sel.FieldName())
-			}
-		case celast.CallKind:
-			call := e.AsCall()
-			if (call.FunctionName() != operators.Index && call.FunctionName() != operators.OptIndex) || len(call.Args()) != 2 || !isSteps(call.Args()[0]) {
-				return
-			}
-			key := call.Args()[1]
-			if key.Kind() == celast.IdentKind && overSteps[key.AsIdent()] {
-				return
-			}
-			if key.Kind() == celast.LiteralKind {
-				if s, ok := key.AsLiteral().(types.String); ok {
-					names = append(names, string(s))
-					return
-				}
-			}
-			bad = errors.New(msgWhenDynamicStep)
+	celast.PostOrderVisit(expr, celast.NewExprVisitor(func(e celast.Expr) {
+		name, err := stepNameOf(e, isSteps, overSteps)
+		switch {
+		case err != nil:
+			bad = err
+		case name != "":
+			names = append(names, name)
 		}
-	}
-	celast.PostOrderVisit(expr, celast.NewExprVisitor(visit))
+	}))
 	if bad != nil {
 		return nil, bad
 	}
 	return slices.Compact(names), nil
+}
+
+// stepNameOf is the step e selects from steps (steps.<name>,
+// steps['<name>']), or "" when e selects none.
+func stepNameOf(e celast.Expr, isSteps func(celast.Expr) bool, overSteps map[string]bool) (string, error) {
+	if e.Kind() == celast.SelectKind {
+		if sel := e.AsSelect(); isSteps(sel.Operand()) {
+			return sel.FieldName(), nil
+		}
+		return "", nil
+	}
+	if e.Kind() != celast.CallKind {
+		return "", nil
+	}
+	call := e.AsCall()
+	if (call.FunctionName() != operators.Index && call.FunctionName() != operators.OptIndex) || len(call.Args()) != 2 || !isSteps(call.Args()[0]) {
+		return "", nil
+	}
+	key := call.Args()[1]
+	if key.Kind() == celast.IdentKind && overSteps[key.AsIdent()] {
+		return "", nil
+	}
+	if key.Kind() == celast.LiteralKind {
+		if s, ok := key.AsLiteral().(types.String); ok {
+			return string(s), nil
+		}
+	}
+	return "", errors.New(msgWhenDynamicStep)
 }
 
 // whenScope is what the entry whose when is checked or evaluated can see.
