@@ -21,7 +21,7 @@ import (
 // deterministic, so an apply that races a lagging cache is an upsert of the
 // same Job, never a second one.
 func (r *Reconciler) createJob(ctx context.Context, sj *v1alpha1.SequentialJob, job *batchv1ac.JobApplyConfiguration) error {
-	if err := r.Client.Apply(ctx, job, client.FieldOwner(FieldManager), client.ForceOwnership); err != nil {
+	if _, err := r.Jobs.Jobs(*job.Namespace).Apply(ctx, job, metav1.ApplyOptions{FieldManager: FieldManager, Force: true}); err != nil {
 		return fmt.Errorf("applying Job %s: %w", *job.Name, err)
 	}
 	r.expect.createdJob(sj.UID, *job.Name)
@@ -34,7 +34,7 @@ func (r *Reconciler) createJob(ctx context.Context, sj *v1alpha1.SequentialJob, 
 // Forced, because the creating manager may own spec.activeDeadlineSeconds.
 func (r *Reconciler) controlJobs(ctx context.Context, controls []*batchv1ac.JobApplyConfiguration) error {
 	for _, control := range controls {
-		err := r.Client.Apply(ctx, control, client.FieldOwner(render.JobControlFieldManager), client.ForceOwnership)
+		_, err := r.Jobs.Jobs(*control.Namespace).Apply(ctx, control, metav1.ApplyOptions{FieldManager: render.JobControlFieldManager, Force: true})
 		if client.IgnoreNotFound(err) != nil {
 			return fmt.Errorf("applying to Job %s: %w", *control.Name, err)
 		}

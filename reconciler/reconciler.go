@@ -7,6 +7,7 @@ package reconciler
 import (
 	"context"
 
+	batchv1client "k8s.io/client-go/kubernetes/typed/batch/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -26,6 +27,10 @@ const Finalizer = v1alpha1.FinalizerCleanup
 type Reconciler struct {
 	// Client reads from the cache and writes to the apiserver.
 	Client client.Client
+	// Jobs applies step Jobs: client-go's typed client, which reads the
+	// apply's answer as protobuf (controller-runtime's reads it as JSON,
+	// managedFields and all). It is on the handoff path.
+	Jobs batchv1client.JobsGetter
 	// APIReader reads from the apiserver directly, for what the cache
 	// cannot hold or may not show yet.
 	APIReader client.Reader

@@ -9,7 +9,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
+	batchv1client "k8s.io/client-go/kubernetes/typed/batch/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -124,7 +127,7 @@ func stripSequentialJob(obj any) (any, error) {
 	// spec.retryToken re-opens it.
 	finished := sj.Status.Phase.Terminal()
 	if finished && sj.Spec.RetryToken == sj.Status.RetryToken {
-		sj.Spec.Containers, sj.Spec.Finally, sj.Spec.Template = nil, nil, corev1.PodTemplateSpec{}
+		sj.Spec.Containers, sj.Spec.Finally, sj.Spec.Template, sj.Spec.StepTemplate = nil, nil, corev1.PodTemplateSpec{}, nil
 	}
 	return sj, nil
 }
@@ -147,8 +150,13 @@ func New(mgr ctrl.Manager, metrics *Metrics) (*Reconciler, error) {
 	if err != nil {
 		return nil, err
 	}
+	jobs, err := jobsClient(mgr.GetConfig())
+	if err != nil {
+		return nil, err
+	}
 	return &Reconciler{
 		Client:    mgr.GetClient(),
+		Jobs:      jobs,
 		APIReader: mgr.GetAPIReader(),
 		Recorder:  recorder,
 		Clock:     clock.RealClock{},
@@ -156,6 +164,16 @@ func New(mgr ctrl.Manager, metrics *Metrics) (*Reconciler, error) {
 		expect:    newExpectations(clock.RealClock{}.Now),
 		retries:   newRetries(),
 	}, nil
+}
+
+// jobsClient is client-go's Jobs client on the manager's connection
+// settings, speaking protobuf both ways where the apiserver can (an apply's
+// patch itself is JSON).
+func jobsClient(cfg *rest.Config) (batchv1client.JobsGetter, error) {
+	cfg = rest.CopyConfig(cfg)
+	cfg.ContentType = runtime.ContentTypeProtobuf
+	cfg.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
+	return batchv1client.NewForConfig(cfg)
 }
 
 // IndexCache registers the indexes the reconciler reads the cache

@@ -16,12 +16,12 @@ import (
 )
 
 // desiredJob is the whole Job of one attempt of a step, as a server-side
-// apply intent: the step's container is the only container of the shared
-// pod template, with the step's settings over the run-wide ones, and the
-// results of the steps before it. The step-result finalizer keeps the Job
-// until its result is in status.
+// apply intent: the step's container, over spec.stepTemplate, is the only
+// container of the shared pod template, with the step's settings over the
+// run-wide ones, and the results of the steps before it. The step-result
+// finalizer keeps the Job until its result is in status.
 func desiredJob(sj *v1alpha1.SequentialJob, next nextStep, results []namedResult) *batchv1ac.JobApplyConfiguration {
-	container := next.container
+	container := withStepTemplate(sj.Spec.StepTemplate, next.container)
 	labels := stepLabels(sj, next.ref, container.Name)
 
 	template := sj.Spec.Template.DeepCopy()

@@ -39,6 +39,7 @@ const (
 	fmtJobNameTaken         = "Job %s exists and is not controlled by this SequentialJob"
 	fmtStepLimit            = "the run has started %d steps, the most one run may start; edits added more"
 	fmtStepSuspended        = "the run is suspended: Job %s is suspended and its pods deleted; they start again when the run resumes"
+	fmtQueuedStepSuspended  = "the run is suspended: Job %s, admitted by LocalQueue %s, runs on (Kueue decides its suspension); no later step starts until the run resumes"
 	fmtStoppedByDeadline    = "stopped: the run deadline (spec.runDeadlineSeconds: %d) passed while it ran"
 	fmtNeverStartedDeadline = "never started: the run deadline (spec.runDeadlineSeconds: %d) passed first"
 	fmtQueued               = "Job %s waits, suspended, for admission to LocalQueue %s"

@@ -159,6 +159,84 @@ func TestRenderGolden(t *testing.T) {
 				assert.Equal(t, "data", spec.Template.Labels["team"])
 			},
 		},
+		"step-template-env-merged-step-wins": {
+			reason: "spec.stepTemplate's env and envFrom reach every step: env by name, the step's entry winning whole and in the template's place; envFrom the template's sources, then the step's.",
+			check: func(t *testing.T, got render.Desired) {
+				require.NotNil(t, got.Job)
+				c := got.Job.Spec.Template.Spec.Containers[0]
+				var env []string
+				for _, e := range c.Env {
+					env = append(env, *e.Name)
+				}
+				assert.Equal(t, []string{"STAGE", "TOKEN", "URL", "TARGET"}, env)
+				assert.Equal(t, "build-only", *c.Env[1].Value)
+				assert.Nil(t, c.Env[1].ValueFrom, "the step's value replaces the template's valueFrom: a variable has one or the other")
+				require.Len(t, c.EnvFrom, 3)
+				assert.Equal(t, "shared", *c.EnvFrom[0].ConfigMapRef.Name)
+				assert.Equal(t, "build", *c.EnvFrom[1].ConfigMapRef.Name)
+				assert.Equal(t, "defaults", *c.EnvFrom[2].SecretRef.Name)
+				assert.Nil(t, c.EnvFrom[2].SecretRef.Optional, "the step's copy of a source the template lists too wins")
+			},
+		},
+		"step-template-volume-mounts-by-mount-path": {
+			reason: "volumeMounts merge by mountPath, volumeDevices by devicePath, ports by containerPort and protocol; the step's entry wins whole.",
+			check: func(t *testing.T, got render.Desired) {
+				require.NotNil(t, got.Job)
+				c := got.Job.Spec.Template.Spec.Containers[0]
+				require.Len(t, c.VolumeMounts, 3)
+				assert.Equal(t, "scratch", *c.VolumeMounts[0].Name)
+				assert.Equal(t, "/work", *c.VolumeMounts[0].MountPath)
+				assert.Nil(t, c.VolumeMounts[0].ReadOnly, "the template's readOnly belongs to its entry, which the step's replaced")
+				assert.Equal(t, "/cache", *c.VolumeMounts[1].MountPath)
+				assert.Equal(t, "/root/.cache", *c.VolumeMounts[2].MountPath)
+				require.Len(t, c.VolumeDevices, 1)
+				var ports []string
+				for _, p := range c.Ports {
+					ports = append(ports, *p.Name)
+				}
+				assert.Equal(t, []string{"prom", "dns", "dns-tcp"}, ports, "9090 (TCP when unset) is the step's; UDP 53 and TCP 53 are two ports")
+			},
+		},
+		"step-template-fields-step-wins": {
+			reason: "Other fields: the step's own wins; resources and securityContext merge field by field; command comes from the template when the step has none.",
+			check: func(t *testing.T, got render.Desired) {
+				require.NotNil(t, got.Job)
+				c := got.Job.Spec.Template.Spec.Containers[0]
+				assert.Equal(t, []string{"sh", "-c"}, c.Command)
+				assert.Equal(t, []string{"go build ./..."}, c.Args)
+				assert.Equal(t, "/src/app", *c.WorkingDir)
+				assert.Equal(t, corev1.PullIfNotPresent, *c.ImagePullPolicy)
+				assert.Equal(t, "100m", ptr.To((*c.Resources.Requests)[corev1.ResourceCPU]).String())
+				assert.Equal(t, "128Mi", ptr.To((*c.Resources.Requests)[corev1.ResourceMemory]).String())
+				assert.Equal(t, "256Mi", ptr.To((*c.Resources.Limits)[corev1.ResourceMemory]).String())
+				assert.Equal(t, ptr.To[int64](1000), c.SecurityContext.RunAsUser)
+				assert.Equal(t, ptr.To(true), c.SecurityContext.RunAsNonRoot)
+				assert.Equal(t, ptr.To(false), c.SecurityContext.AllowPrivilegeEscalation)
+			},
+		},
+		"step-template-reaches-finally-step": {
+			reason: "Finally steps get spec.stepTemplate as the steps do, their own fields winning.",
+			check: func(t *testing.T, got render.Desired) {
+				require.NotNil(t, got.Job)
+				assert.Equal(t, "pipeline-f0", *got.Job.Name)
+				c := got.Job.Spec.Template.Spec.Containers[0]
+				require.Len(t, c.Env, 2)
+				assert.Equal(t, "cleanup", *c.Env[0].Value)
+				assert.Equal(t, "data", *c.Env[1].Value)
+				assert.Equal(t, "100m", ptr.To((*c.Resources.Requests)[corev1.ResourceCPU]).String())
+			},
+		},
+		"step-template-edit-applies-to-next-step": {
+			reason: "A stepTemplate added mid-run reaches the steps not yet started, by name; the running step's Job is not re-rendered.",
+			check: func(t *testing.T, got render.Desired) {
+				require.NotNil(t, got.Job)
+				assert.Equal(t, "pipeline-1", *got.Job.Name)
+				c := got.Job.Spec.Template.Spec.Containers[0]
+				require.Len(t, c.Env, 1)
+				assert.Equal(t, "LOG_LEVEL", *c.Env[0].Name)
+				assert.Equal(t, "2", got.Job.Annotations[v1alpha1.AnnotationSpecGeneration])
+			},
+		},
 		"service-account-missing-holds-next-step": {
 			reason: "A missing ServiceAccount holds the next step Pending with ResourcesUnavailable; finished steps are still recorded.",
 			check: func(t *testing.T, got render.Desired) {

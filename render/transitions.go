@@ -23,7 +23,9 @@ type Transition struct {
 	Reason  string `json:"reason,omitempty"`
 	Message string `json:"message,omitempty"`
 	// Started is true when the step's Job was created within this change:
-	// from Pending to Running or Queued, or straight to Succeeded or Failed
+	// from an entry that never started (Pending, or one that failed before
+	// its Job was made and is retried now) to Running or Queued, or
+	// straight to Succeeded or Failed
 	// when the status that would have said so was never written (a failed
 	// write, a crash). Its start is announced all the same.
 	Started bool `json:"started,omitempty"`
@@ -59,7 +61,7 @@ func entryTransitions(old, new []v1alpha1.StepStatus, finally bool, out []Transi
 		}
 		out = append(out, Transition{Step: step.Name, Index: i, Finally: finally, JobName: step.JobName, From: before.Phase, To: step.Phase,
 			Reason: step.Reason, Message: step.Message,
-			Started: before.Phase == v1alpha1.PhasePending && step.Phase != v1alpha1.PhasePending && step.StartTime != nil})
+			Started: before.StartTime == nil && step.Phase != v1alpha1.PhasePending && step.StartTime != nil})
 	}
 	return out
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
@@ -97,6 +99,24 @@ func TestRenderCommand(t *testing.T) {
 				require.Len(t, out.Jobs, 1)
 				assert.Equal(t, "runner", out.Jobs[0].Spec.Template.Spec.ServiceAccountName)
 				assert.Equal(t, map[string]string{"pool": "batch"}, out.Jobs[0].Spec.Template.Spec.NodeSelector)
+			},
+		},
+		"step-template": {
+			reason: "examples/step-template.yaml: the printed Job's container is the step merged over spec.stepTemplate, as the controller creates it.",
+			file:   filepath.Join("..", "..", "examples", "step-template.yaml"),
+			check: func(t *testing.T, out renderedOutput, _ string) {
+				require.Len(t, out.Jobs, 1)
+				c := out.Jobs[0].Spec.Template.Spec.Containers[0]
+				assert.Equal(t, "build", c.Name)
+				assert.Equal(t, []corev1.EnvVar{{Name: "STAGE", Value: "ci"}}, c.Env)
+				assert.Equal(t, "100m", c.Resources.Requests.Cpu().String())
+				assert.Equal(t, ptr.To(true), c.SecurityContext.RunAsNonRoot)
+			},
+		},
+		"step-template-with-image": {
+			reason: "The CRD's CEL rules on spec.stepTemplate run offline too: a template names no image.",
+			check: func(t *testing.T, _ renderedOutput, errText string) {
+				assert.Contains(t, errText, "spec.stepTemplate.image must not be set: every step names its own image")
 			},
 		},
 		"unknown-fields": {

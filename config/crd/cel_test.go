@@ -346,6 +346,47 @@ func TestCRDValidationRules(t *testing.T) {
 			spec:    "  containers: [{name: a, image: busybox, restartPolicy: Always}]\n",
 			wantErr: "spec.containers[].restartPolicy must not be Always: a step must end for the next one to start",
 		},
+		"stepTemplate with container defaults": {
+			reason: "A step template is a container without name and image: the Container schema's required name must not reject it.",
+			spec: oneStep +
+				"  stepTemplate:\n" +
+				"    env: [{name: MODE, value: fast}]\n" +
+				"    envFrom: [{configMapRef: {name: settings}}]\n" +
+				"    volumeMounts: [{name: data, mountPath: /data}]\n" +
+				"    resources: {requests: {cpu: 100m, memory: 64Mi}}\n" +
+				"    securityContext: {runAsNonRoot: true, allowPrivilegeEscalation: false}\n" +
+				"    workingDir: /data\n" +
+				"  template: {spec: {volumes: [{name: data, emptyDir: {}}]}}\n",
+		},
+		"stepTemplate with an empty name": {
+			reason: "Typed Go clients serialise a corev1.Container's name even when empty: that is no name.",
+			spec:   oneStep + "  stepTemplate: {name: \"\", workingDir: /w}\n",
+		},
+		"stepTemplate with a name": {
+			reason:  "Each step is named by its own container; a template's name would name no step.",
+			spec:    oneStep + "  stepTemplate: {name: shared}\n",
+			wantErr: "spec.stepTemplate.name: Forbidden: spec.stepTemplate.name must not be set: each step is named by its own container",
+		},
+		"stepTemplate with an image": {
+			reason:  "Every step names its own image (and the CRD requires it), so a template image would never be used.",
+			spec:    oneStep + "  stepTemplate: {image: busybox}\n",
+			wantErr: "spec.stepTemplate.image: Forbidden: spec.stepTemplate.image must not be set: every step names its own image",
+		},
+		"stepTemplate restartPolicy Always": {
+			reason:  "Merged into every step, it would keep every step's container running for ever.",
+			spec:    oneStep + "  stepTemplate: {restartPolicy: Always}\n",
+			wantErr: "spec.stepTemplate.restartPolicy must not be Always: a step must end for the next one to start",
+		},
+		"stepTemplate volumeMount naming a missing volume": {
+			reason:  "Merged into every step, the mount would make every step's pod invalid.",
+			spec:    oneStep + "  stepTemplate: {volumeMounts: [{name: cache, mountPath: /cache}]}\n  template: {spec: {volumes: [{name: data, emptyDir: {}}]}}\n",
+			wantErr: "spec.stepTemplate.volumeMounts[].name must name a volume of spec.template.spec.volumes",
+		},
+		"stepTemplate with too many volumeMounts": {
+			reason:  "The template's mounts are bounded as a step's are, for the volumeMounts rule's CEL cost.",
+			spec:    oneStep + "  stepTemplate: {volumeMounts: [" + strings.TrimSuffix(strings.Repeat("{name: v, mountPath: /m}, ", v1alpha1.MaxVolumeMounts+1), ", ") + "]}\n",
+			wantErr: fmt.Sprintf("spec.stepTemplate.volumeMounts: Too many: %d: must have at most %d items", v1alpha1.MaxVolumeMounts+1, v1alpha1.MaxVolumeMounts),
+		},
 		"negative backoffLimit": {
 			reason:  "backoffLimit follows the Job's bounds.",
 			spec:    oneStep + "  backoffLimit: -1\n",
@@ -683,6 +724,9 @@ func TestCRDBoundsMatchConstants(t *testing.T) {
 	assert.EqualValues(t, v1alpha1.MaxImageLength, maxLength("spec", "finally", "[]", "image"))
 	assert.EqualValues(t, v1alpha1.MaxStepNameLength, maxLength("spec", "finally", "[]", "name"))
 	assert.EqualValues(t, v1alpha1.MaxVolumeMounts, maxItems("spec", "finally", "[]", "volumeMounts"))
+	assert.EqualValues(t, v1alpha1.MaxVolumeMounts, maxItems("spec", "stepTemplate", "volumeMounts"))
+	assert.EqualValues(t, v1alpha1.MaxVolumeNameLength, maxLength("spec", "stepTemplate", "volumeMounts", "[]", "name"))
+	assert.EqualValues(t, v1alpha1.MaxImageLength, maxLength("spec", "stepTemplate", "image"))
 	assert.EqualValues(t, v1alpha1.MaxStepSettings, maxItems("spec", "stepSettings"))
 	assert.EqualValues(t, v1alpha1.MaxStepNameLength, maxLength("spec", "stepSettings", "[]", "name"))
 	assert.EqualValues(t, v1alpha1.MaxRetryTokenLength, maxLength("spec", "retryToken"))

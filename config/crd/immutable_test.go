@@ -50,6 +50,8 @@ var specFields = map[string]struct {
 }{
 	"containers": {whatItRuns, "the steps themselves", ""},
 	"template":   {whatItRuns, "the pod of every step", "  template: {metadata: {labels: {team: data}}}\n"},
+	"stepTemplate": {whatItRuns, "the container defaults merged into every step and finally step",
+		"  stepTemplate: {env: [{name: MODE, value: fast}]}\n"},
 	"backoffLimit": {whatItRuns, "copied to every step's Job: how often a step may fail",
 		"  backoffLimit: 2\n"},
 	"activeDeadlineSeconds": {whatItRuns, "copied to every step's Job: how long a step may run",

@@ -230,6 +230,7 @@ func TestKubectlExplain(t *testing.T) {
 	cases := map[string][]string{
 		"sequentialjob.spec":            {"KIND:", "SequentialJob", "containers", "template", "Containers are the steps"},
 		"sqj.spec.containers":           {"FIELD: containers", "image"},
+		"sqj.spec.stepTemplate":         {"FIELD: stepTemplate", "Container", "container defaults for every step", "envFrom", "securityContext"},
 		"sequentialjob.status.progress": {"failedIndex", "failureReason"},
 	}
 	for resource, wants := range cases {

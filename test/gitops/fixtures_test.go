@@ -107,6 +107,11 @@ var healthFixtures = []fixture{
 	{"finalizer-released", "A finished step's result is recorded; its Job's finalizer is released.", rendered("finalizer-released-once-result-recorded")},
 	// Step controls.
 	{"step-settings-step-starting", "A step with its own settings starts.", rendered("step-settings-override-job-spec")},
+	{"step-template-step-starting", "A step merged over spec.stepTemplate starts.", rendered("step-template-env-merged-step-wins")},
+	{"step-template-mounts-step-starting", "A step whose mounts and ports merge with spec.stepTemplate's starts.", rendered("step-template-volume-mounts-by-mount-path")},
+	{"step-template-fields-step-starting", "A step whose resources and securityContext merge with spec.stepTemplate's starts.", rendered("step-template-fields-step-wins")},
+	{"step-template-finally-starting", "Every step succeeded; the finally step, merged over spec.stepTemplate, runs.", rendered("step-template-reaches-finally-step")},
+	{"step-template-edited-next-step", "spec.stepTemplate was added mid-run; the next step starts with it.", rendered("step-template-edit-applies-to-next-step")},
 	{"allowed-failure-goes-on", "A step allowed to fail (onFailure: Continue) failed; the next one starts.", rendered("on-failure-continue-goes-on")},
 	{"succeeded-with-allowed-failures", "Every step ran; the only failure was allowed.", rendered("on-failure-continue-run-succeeds")},
 	{"suspended-mid-step", "spec.suspend holds the run while a step ran.", rendered("suspend-suspends-running-step")},

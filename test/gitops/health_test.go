@@ -103,6 +103,12 @@ var healthWants = map[string]healthWant{
 	// one: with no status.observedGeneration and no conditions it says
 	// Current. TestKstatusOnTheAPIServer checks that on the real apiserver.
 	"not-yet-reconciled": {"", "Progressing", "Waiting for the SequentialJob controller to observe this object"},
+	// The step template.
+	"step-template-step-starting":        {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"step-template-mounts-step-starting": {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"step-template-fields-step-starting": {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"step-template-finally-starting":     {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"step-template-edited-next-step":     {status.InProgressStatus, "Progressing", "condition:Reconciling"},
 }
 
 // wantMessage resolves a healthWant message for the fixture.

@@ -121,6 +121,11 @@ func (in *SequentialJobSpec) DeepCopyInto(out *SequentialJobSpec) {
 		}
 	}
 	in.Template.DeepCopyInto(&out.Template)
+	if in.StepTemplate != nil {
+		in, out := &in.StepTemplate, &out.StepTemplate
+		*out = new(v1.Container)
+		(*in).DeepCopyInto(*out)
+	}
 	if in.BackoffLimit != nil {
 		in, out := &in.BackoffLimit, &out.BackoffLimit
 		*out = new(int32)

@@ -134,6 +134,9 @@ var schemaYAML = typed.YAMLObject(`types:
           elementRelationship: associative
           keys:
           - name
+    - name: stepTemplate
+      type:
+        namedType: io.k8s.api.core.v1.Container
     - name: suspend
       type:
         scalar: boolean

@@ -31,6 +31,17 @@ type SequentialJobSpecApplyConfiguration struct {
 	// account, node selector, labels, ...). It must not list containers.
 	// Without a restartPolicy, steps use Never.
 	Template *v1.PodTemplateSpec `json:"template,omitempty"`
+	// StepTemplate holds container defaults for every step and finally step
+	// (Tekton's stepTemplate): env, envFrom, volumeMounts, resources,
+	// securityContext, ... A step's own field wins: env, volumeMounts,
+	// volumeDevices and ports merge by their keys (name, mountPath,
+	// devicePath, containerPort and protocol) with the step's entry winning,
+	// envFrom lists the template's sources before the step's, objects such as
+	// resources and securityContext merge field by field, and other lists
+	// (command, args) are the step's when it sets them. It must not set name
+	// or image: each step has its own. docs/step-controls.md gives each
+	// field's rule.
+	StepTemplate *v1.Container `json:"stepTemplate,omitempty"`
 	// BackoffLimit is each step Job's spec.backoffLimit: how many pod
 	// failures a step retries before it fails. Unset means the Job default (6).
 	BackoffLimit *int32 `json:"backoffLimit,omitempty"`
@@ -104,6 +115,14 @@ func (b *SequentialJobSpecApplyConfiguration) WithContainers(values ...v1.Contai
 // If called multiple times, the Template field is set to the value of the last call.
 func (b *SequentialJobSpecApplyConfiguration) WithTemplate(value v1.PodTemplateSpec) *SequentialJobSpecApplyConfiguration {
 	b.Template = &value
+	return b
+}
+
+// WithStepTemplate sets the StepTemplate field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the StepTemplate field is set to the value of the last call.
+func (b *SequentialJobSpecApplyConfiguration) WithStepTemplate(value v1.Container) *SequentialJobSpecApplyConfiguration {
+	b.StepTemplate = &value
 	return b
 }
 

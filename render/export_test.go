@@ -1,0 +1,30 @@
+package render
+
+// The message formats of messages.go, for the tests of package render_test,
+// which compare whole messages (the fixtures they build with import render,
+// so they cannot be internal tests).
+const (
+	FmtRunning          = fmtRunning
+	FmtQueuedRun        = fmtQueuedRun
+	FmtSuspendedAt      = fmtSuspendedAt
+	FmtFinallyAfter     = fmtFinallyAfter
+	FmtFinallyAfterFail = fmtFinallyAfterFail
+	FmtAllSucceeded     = fmtAllSucceeded
+	FmtAllowedFailures  = fmtAllowedFailures
+
+	FmtDeadlineStopped = fmtDeadlineStopped
+	MsgWasRunning      = msgWasRunning
+	MsgHadNotStarted   = msgHadNotStarted
+	FmtFinallyFailed   = fmtFinallyFailed
+	FmtInvalidStep     = fmtInvalidStep
+	FmtJobFailed       = fmtJobFailed
+
+	FmtStepSuspended        = fmtStepSuspended
+	FmtQueuedStepSuspended  = fmtQueuedStepSuspended
+	FmtStoppedByDeadline    = fmtStoppedByDeadline
+	FmtNeverStartedDeadline = fmtNeverStartedDeadline
+	FmtQueued               = fmtQueued
+	MsgRemovedBeforeRetry   = msgRemovedBeforeRetry
+
+	TruncatedMarker = truncatedMarker
+)
