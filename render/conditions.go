@@ -163,16 +163,22 @@ func failedText(d decision, _ v1alpha1.SequentialJobStatus) (string, string) {
 
 // succeededText names the failures the run allowed (onFailure: Continue).
 func succeededText(d decision, _ v1alpha1.SequentialJobStatus) (string, string) {
-	var allowed []string
+	var allowed, skipped []string
 	for _, finally := range []bool{false, true} {
 		for _, step := range d.list(finally) {
-			if step.Phase == v1alpha1.PhaseFailed {
+			switch step.Phase {
+			case v1alpha1.PhaseFailed:
 				allowed = append(allowed, step.Name)
+			case v1alpha1.PhaseSkipped:
+				skipped = append(skipped, step.Name)
 			}
 		}
 	}
-	if len(allowed) == 0 {
+	switch {
+	case len(allowed) == 0 && len(skipped) == 0:
 		return v1alpha1.ReasonCompleted, fmt.Sprintf(fmtAllSucceeded, len(d.steps))
+	case len(allowed) == 0:
+		return v1alpha1.ReasonCompleted, fmt.Sprintf(fmtSucceededSkipping, len(d.steps)+len(d.finally), len(skipped), strings.Join(skipped, ", "))
 	}
 	return v1alpha1.ReasonCompletedWithFailures, fmt.Sprintf(fmtAllowedFailures,
 		len(d.steps)+len(d.finally), len(allowed), map[bool]string{true: "was", false: "were"}[len(allowed) == 1], strings.Join(allowed, ", "))
@@ -188,6 +194,10 @@ func runFailureText(ref *stepRef, step v1alpha1.StepStatus) (reason, message str
 			how = msgHadNotStarted
 		}
 		return v1alpha1.ReasonDeadlineExceeded, fmt.Sprintf(fmtDeadlineStopped, ref.describe(), how)
+	case step.Reason == v1alpha1.ReasonWhenEvaluationFailed:
+		return step.Reason, fmt.Sprintf(fmtWhenFailedStep, ref.describe(), step.Message)
+	case ref.finally && step.Reason == v1alpha1.ReasonInvalidStep:
+		return step.Reason, fmt.Sprintf(fmtInvalidFinally, ref.describe(), step.Message)
 	case ref.finally:
 		return v1alpha1.ReasonFinallyFailed, fmt.Sprintf(fmtFinallyFailed, ref.describe(), step.JobName, step.Reason)
 	}
@@ -205,6 +215,8 @@ func failureText(index int, step v1alpha1.StepStatus) (reason, message string) {
 		return step.Reason, fmt.Sprintf(fmtJobRejected, index, step.Name, step.JobName, step.Message)
 	case v1alpha1.ReasonStepLimitExceeded:
 		return step.Reason, fmt.Sprintf(fmtCannotStart, index, step.Name, step.Message)
+	case v1alpha1.ReasonWhenEvaluationFailed:
+		return step.Reason, fmt.Sprintf(fmtWhenFailedStep, fmt.Sprintf(fmtStep, index, step.Name), step.Message)
 	}
 	return v1alpha1.ReasonJobFailed, FailureMessage(index, step.Reason)
 }

@@ -31,20 +31,12 @@ func decide(obs Observed, jobs observedJobs, rec runRecord, now metav1.Time) dec
 		d.end()
 		return d
 	}
-	rejectSteps(d.steps, obs.Answers.rejected(), now)
-	rejectSteps(d.finally, obs.Answers.rejected(), now)
+	d.checkSteps(obs, rec, now)
 	queued := phaseIndex(d.steps, v1alpha1.PhaseQueued) >= 0
 	d.clock = activeClock(sj, rec, suspended, queued, now)
 
-	failed := firstFailedRun(d.steps, false)
-	if failed == nil && !suspended && !queued {
-		failed = d.checkDeadline(sj, jobs, now)
-	}
-	if failed == nil {
-		failed = d.checkStepLimit(now)
-	}
-	if failed == nil && !allTerminal(d.steps) {
-		d.advance(obs, jobs, false, suspended, now)
+	failed := d.stopped(sj, jobs, suspended || queued, now)
+	if failed == nil && !allTerminal(d.steps) && d.advance(obs, jobs, false, suspended, now) {
 		return d
 	}
 	if d.runFinally(obs, jobs, suspended, now) {
@@ -54,9 +46,48 @@ func decide(obs Observed, jobs observedJobs, rec runRecord, now metav1.Time) dec
 	return d
 }
 
+// checkSteps fails the pending steps found invalid: the ones the apiserver
+// refused, and, before the first step and after every edit (the moment of
+// the dry-run, see needsOf), those whose when does not check.
+func (d *decision) checkSteps(obs Observed, rec runRecord, now metav1.Time) {
+	sj := obs.SequentialJob
+	rejectSteps(d.steps, obs.Answers.rejected(), now)
+	rejectSteps(d.finally, obs.Answers.rejected(), now)
+	d.attempt = max(sj.Status.Attempt, 1)
+	if rec.retried {
+		d.attempt++
+	}
+	if sj.Generation != sj.Status.ObservedGeneration {
+		d.checkWhens(sj, now)
+	}
+}
+
+// stopped is the entry that stops the steps, or nil: a step that failed
+// the run, the run deadline (its clock stands still while held), the step
+// limit, or a finally step found invalid before it could start, which
+// fails the run as an invalid step does, before the steps it would follow.
+func (d *decision) stopped(sj *v1alpha1.SequentialJob, jobs observedJobs, held bool, now metav1.Time) *stepRef {
+	if failed := firstFailedRun(d.steps, false); failed != nil {
+		return failed
+	}
+	if !held {
+		if failed := d.checkDeadline(sj, jobs, now); failed != nil {
+			return failed
+		}
+	}
+	if failed := d.checkStepLimit(now); failed != nil {
+		return failed
+	}
+	return firstInvalid(d.finally, true)
+}
+
 // advance moves one list on: the running step runs on (suspended or
-// resumed with the run), or the first pending step starts.
-func (d *decision) advance(obs Observed, jobs observedJobs, finally, suspended bool, now metav1.Time) {
+// resumed with the run), or the first pending step starts; a pending step
+// whose when is false is skipped, and the next one's turn comes. It says
+// whether the list goes on: false once every entry ended, or when a
+// step's when failed the run.
+func (d *decision) advance(obs Observed, jobs observedJobs, finally, suspended bool, now metav1.Time) bool {
+	sj := obs.SequentialJob
 	entries := d.list(finally)
 	for i := range entries {
 		switch entries[i].Phase {
@@ -64,12 +95,31 @@ func (d *decision) advance(obs Observed, jobs observedJobs, finally, suspended b
 			d.current = d.ref(finally, i)
 			d.follow(jobs, finally, i, suspended)
 			d.inProgress(suspended)
-			return
+			return true
 		case v1alpha1.PhasePending:
+			if expr := whenOf(sj, entries[i].Name); expr != "" && startedAfter(entries, i) {
+				// A later entry has a Job, so this one's turn passed and it
+				// was skipped, by a render whose status was never written
+				// (a crash, a lost write): it is skipped again, never run.
+				skipStep(&entries[i], expr, now)
+				continue
+			}
+			if !suspended && !d.whenTurn(sj, finally, i, now) {
+				if failedTheRun(entries[i]) {
+					return false
+				}
+				continue
+			}
 			d.start(obs, jobs, slot{finally: finally, index: i, attempt: attemptOf(entries[i])}, suspended, now)
-			return
+			return true
 		}
 	}
+	return false
+}
+
+// startedAfter is true when an entry after index in entries started.
+func startedAfter(entries []v1alpha1.StepStatus, index int) bool {
+	return anyStarted(entries[index+1:])
 }
 
 // start starts the pending step at ref, unless something holds it back.

@@ -111,6 +111,12 @@ func transitionEvents(t Transition, status v1alpha1.SequentialJobStatus) []Event
 			Message: fmt.Sprintf("%s was admitted by its queue: Job %s runs", what, t.JobName)})
 	}
 	switch t.To {
+	case v1alpha1.PhaseSkipped:
+		// The Job it would have had names it as the event's related
+		// object, as for a step refused before its Job: two steps skipped
+		// in one reconcile stay two events.
+		out = append(out, Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventStepSkipped, Job: t.JobName,
+			Message: fmt.Sprintf(fmtStepSkipped, what, t.Message)})
 	case v1alpha1.PhaseSucceeded:
 		out = append(out, Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventStepSucceeded, Job: t.JobName,
 			Message: fmt.Sprintf("%s succeeded: Job %s is Complete", what, t.JobName)})

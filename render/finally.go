@@ -11,7 +11,7 @@ import (
 // edit failed the run mid-step) ends too; a run that fails before its first
 // step starts runs none: nothing ran to clean up after.
 func (d *decision) runFinally(obs Observed, jobs observedJobs, suspended bool, now metav1.Time) bool {
-	if len(d.finally) == 0 || !anyStarted(d.steps) {
+	if len(d.finally) == 0 || !anyReached(d.steps) {
 		return false
 	}
 	if running := runningIndex(d.steps); running >= 0 {
@@ -23,8 +23,7 @@ func (d *decision) runFinally(obs Observed, jobs observedJobs, suspended bool, n
 	if allTerminal(d.finally) {
 		return false
 	}
-	d.advance(obs, jobs, true, suspended, now)
-	return true
+	return d.advance(obs, jobs, true, suspended, now)
 }
 
 // finallyStarted is true once a finally step has started: status says so,

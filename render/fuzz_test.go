@@ -226,6 +226,10 @@ func (c *cluster) check(t *testing.T, round int, obs render.Observed, d render.D
 			if created, ok := c.created[step.JobName]; ok && step.StartTime != nil && step.Name != "" && created != step.Name {
 				fail("entry %d says step %q ran as Job %s, which was created for %q", i, step.Name, step.JobName, created)
 			}
+			// A step its when skipped never has a Job, across renders.
+			if created, ok := c.created[step.JobName]; ok && step.Phase == v1alpha1.PhaseSkipped {
+				fail("entry %d says step %q was skipped, yet Job %s was created for %q", i, step.Name, step.JobName, created)
+			}
 		}
 	}
 	if status.State.Active > 1 {
@@ -243,7 +247,7 @@ func (c *cluster) check(t *testing.T, round int, obs render.Observed, d render.D
 			}
 			s := status.Steps[i]
 			allowedToFail := s.Phase == v1alpha1.PhaseFailed && s.OnFailure == v1alpha1.OnFailureContinue
-			if s.Phase != v1alpha1.PhaseSucceeded && !allowedToFail {
+			if s.Phase != v1alpha1.PhaseSucceeded && s.Phase != v1alpha1.PhaseSkipped && !allowedToFail {
 				fail("the run succeeded but step %q is %s", ct.Name, s.Phase)
 			}
 		}

@@ -18,6 +18,9 @@ const (
 	fmtFinallyAfterFail = "%s failed (%s); %s is running as Job %s"
 	fmtAllSucceeded     = "all %d steps succeeded"
 	fmtAllowedFailures  = "all %d steps ran; %d failed and %s allowed to (onFailure: Continue): %s"
+	// fmtSucceededSkipping: the run succeeded, and steps were skipped
+	// (their when was false).
+	fmtSucceededSkipping = "all %d steps ended: the run succeeded; %d skipped (when was false): %s"
 
 	// Why the run failed.
 	fmtDeadlineStopped = "the run deadline (spec.runDeadlineSeconds) passed: the run stopped at %s, which %s"
@@ -27,6 +30,8 @@ const (
 	fmtInvalidStep     = "step %d (%s) is invalid, so the run stopped before it: %s"
 	fmtJobRejected     = "step %d (%s) failed: the apiserver rejected its Job %s: %s"
 	fmtCannotStart     = "step %d (%s) cannot start: %s"
+	fmtInvalidFinally  = "%s is invalid, so the run stopped before it: %s"
+	fmtWhenFailedStep  = "%s failed: %s"
 	// fmtJobFailed is the seed's "Job 1 failed: BackoffLimitExceeded".
 	fmtJobFailed = "Job %d failed: %s"
 
@@ -45,3 +50,25 @@ const (
 )
 
 const fmtExpired = "the run finished %s at %s and spec.ttlSecondsAfterFinished (%d) has passed: deleting the SequentialJob and its Jobs"
+
+// A step's when (when.go).
+const (
+	// fmtWhenFalse is a skipped step's message: its reason is
+	// ConditionNotMet.
+	fmtWhenFalse = "when %q was false"
+	// fmtWhenInvalid is the message of a step whose when is invalid
+	// (reason InvalidStep), with one of the errors below.
+	fmtWhenInvalid = "when %q: %v"
+	// fmtWhenEvalFailed is the message of a step whose when failed as it
+	// was evaluated (reason WhenEvaluationFailed).
+	fmtWhenEvalFailed = "when %q could not be evaluated: %v"
+	// fmtStepSkipped is the StepSkipped event's message.
+	fmtStepSkipped = "%s was skipped: %s"
+
+	fmtWhenCompile     = "does not compile: %v"
+	fmtWhenNotBool     = "is of type %v, not bool"
+	fmtWhenUnknownStep = "names step %q, which is not a step of this run"
+	fmtWhenNotBefore   = "names step %q, which does not run before this step"
+	fmtWhenCost        = "may cost up to %d, more than the limit of %d (estimated for the largest inputs the API allows)"
+	msgWhenDynamicStep = "indexes steps with an expression: name the step in quotes, as steps['build']"
+)

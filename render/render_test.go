@@ -2,6 +2,7 @@ package render_test
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -681,6 +682,7 @@ func TestRenderGolden(t *testing.T) {
 			},
 		},
 	}
+	maps.Copy(cases, whenGoldenCases)
 	entries, err := os.ReadDir("testdata")
 	require.NoError(t, err)
 	for _, e := range entries {

@@ -34,10 +34,12 @@ func reopen(sj *v1alpha1.SequentialJob) (steps, finally []v1alpha1.StepStatus) {
 		}
 		switch {
 		case !failedTheRun(step):
-		case !hasContainer(sj.Spec.Containers, step.Name) && step.StartTime == nil:
+		case !hasContainer(sj.Spec.Containers, step.Name) && step.StartTime == nil && len(step.PreviousAttempts) == 0:
 			// It never ran (rejected, or past the deadline): dropped, as a
 			// removed pending step is. Such entries only follow the last
-			// step that started, so no entry that ran moves.
+			// step that started, so no entry that ran moves. One whose
+			// earlier attempt ran keeps its place: its Jobs' names are
+			// its entry's.
 			continue
 		case !hasContainer(sj.Spec.Containers, step.Name):
 			step = removedBeforeRetry(step)

@@ -104,7 +104,50 @@ func newCluster(src *byteSource) *cluster {
 	if src.intn(8) == 7 {
 		c.invalid = sj.Spec.Containers[src.intn(n)].Name
 	}
+	c.maybeWhen(src)
 	return c
+}
+
+// whenPool are the when expressions the fuzzer gives steps: true and
+// false, conditions on the run and on earlier steps (invalid where step a
+// runs later, or not at all), on labels the run has or not, ones that do
+// not compile or are no bool, and one whose evaluation fails.
+var whenPool = []string{
+	"true", "false", "run.attempt > 1", "!run.failed", "run.failed",
+	"steps.exists(s, steps[s].phase == 'Skipped')", "steps.all(s, steps[s].phase == 'Succeeded')",
+	"steps.a.phase == 'Succeeded'", "steps['a'].result == ''", "run.labels['flip'] == 'on'",
+	"int(steps.a.result) > 0", "steps.a.phase ==", "1",
+}
+
+// maybeWhen, for some bytes (never for zeros), gives a step or a finally
+// step a when of whenPool, or takes one away; and flips a label that when
+// expressions read.
+func (c *cluster) maybeWhen(src *byteSource) {
+	if src.intn(4) != 3 {
+		return
+	}
+	names := []string{}
+	for _, list := range [][]corev1.Container{c.sj.Spec.Containers, c.sj.Spec.Finally} {
+		for _, ct := range list {
+			names = append(names, ct.Name)
+		}
+	}
+	name, expr := names[src.intn(len(names))], whenPool[src.intn(len(whenPool))]
+	if src.intn(4) == 3 {
+		expr = "" // take it away
+	}
+	if src.intn(2) == 1 {
+		c.sj.Labels = map[string]string{"flip": "on"}
+	} else {
+		c.sj.Labels = nil
+	}
+	settings := slices.Clone(c.sj.Spec.StepSettings)
+	i := slices.IndexFunc(settings, func(s v1alpha1.StepSettings) bool { return s.Name == name })
+	if i < 0 {
+		settings, i = append(settings, v1alpha1.StepSettings{Name: name}), len(settings)
+	}
+	settings[i].When = expr
+	c.sj.Spec.StepSettings = settings
 }
 
 // stepName is the pool's name i, and beyond the pool a generated one, so a
@@ -343,8 +386,9 @@ func (c *cluster) edit(src *byteSource) {
 	c.sj.Spec.Containers = steps
 	// The CRD refuses settings for a step that is gone.
 	c.sj.Spec.StepSettings = slices.DeleteFunc(slices.Clone(c.sj.Spec.StepSettings), func(ss v1alpha1.StepSettings) bool {
-		return !slices.ContainsFunc(steps, func(ct corev1.Container) bool { return ct.Name == ss.Name })
+		return !slices.ContainsFunc(append(slices.Clone(steps), c.sj.Spec.Finally...), func(ct corev1.Container) bool { return ct.Name == ss.Name })
 	})
+	c.maybeWhen(src)
 }
 
 // recorded is true when the stored status records jobName's step as started.

@@ -73,6 +73,9 @@ type decision struct {
 	clock runClock
 	// deadline is when spec.runDeadlineSeconds passes, while it can.
 	deadline *time.Time
+	// attempt is the run's attempt after the decision (status.attempt),
+	// which a step's when reads as run.attempt.
+	attempt int32
 }
 
 // ended is true for the two final states.
@@ -155,6 +158,23 @@ func anyStarted(entries []v1alpha1.StepStatus) bool {
 		}
 	}
 	return false
+}
+
+// anyReached is true when a step's turn came: it started, or its when
+// skipped it.
+func anyReached(entries []v1alpha1.StepStatus) bool {
+	return anyStarted(entries) || phaseIndex(entries, v1alpha1.PhaseSkipped) >= 0
+}
+
+// firstInvalid is the first entry that was found invalid before it
+// started (reason InvalidStep), or nil.
+func firstInvalid(entries []v1alpha1.StepStatus, finally bool) *stepRef {
+	for i, step := range entries {
+		if step.Phase == v1alpha1.PhaseFailed && step.Reason == v1alpha1.ReasonInvalidStep && step.StartTime == nil {
+			return &stepRef{finally: finally, index: i, name: step.Name, job: step.JobName}
+		}
+	}
+	return nil
 }
 
 func allTerminal(entries []v1alpha1.StepStatus) bool {

@@ -79,6 +79,8 @@ func count(status *v1alpha1.SequentialJobStatus, d decision) (last *metav1.Time)
 				}
 			case v1alpha1.PhaseFailed:
 				status.State.Failed++
+			case v1alpha1.PhaseSkipped:
+				status.State.Skipped++
 			}
 			if step.StartTime != nil && (status.StartTime == nil || step.StartTime.Before(status.StartTime)) {
 				status.StartTime = step.StartTime

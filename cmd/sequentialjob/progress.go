@@ -114,7 +114,7 @@ func stepLine(status v1alpha1.SequentialJobStatus, t render.Transition) string {
 		return line + ": waiting, retried by the controller: " + t.Reason + " (" + t.Message + ")"
 	}
 	line += took(step.StartTime, step.CompletionTime)
-	if t.To == v1alpha1.PhaseFailed && t.Reason != "" {
+	if (t.To == v1alpha1.PhaseFailed || t.To == v1alpha1.PhaseSkipped) && t.Reason != "" {
 		line += ": " + t.Reason
 		if t.Message != "" {
 			line += " (" + t.Message + ")"

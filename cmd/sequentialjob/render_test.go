@@ -71,6 +71,16 @@ func TestRenderCommand(t *testing.T) {
 				assert.Equal(t, []int32{0}, out.Status.Progress.CompletedIndices)
 			},
 		},
+		"when-skips-a-step": {
+			reason: "The offline render evaluates when as the controller does: test's when (build failed) is false, so test is Skipped and deploy's Job is next.",
+			check: func(t *testing.T, out renderedOutput, _ string) {
+				require.Len(t, out.Jobs, 1)
+				assert.Equal(t, "pipeline-2", out.Jobs[0].Name)
+				assert.Equal(t, v1alpha1.PhaseSkipped, out.Status.Steps[1].Phase)
+				assert.Equal(t, v1alpha1.ReasonConditionNotMet, out.Status.Steps[1].Reason)
+				assert.Equal(t, int32(1), out.Status.State.Skipped)
+			},
+		},
 		"step-failed": {
 			reason: "A failed step's Job, with no status yet: no Job is created, the status and a Warning event say which step failed and why, after the step's start that status never recorded.",
 			check: func(t *testing.T, out renderedOutput, _ string) {

@@ -73,8 +73,8 @@ func writeEntries(w io.Writer, indent string, entries []v1alpha1.StepStatus, las
 			branch = "└─"
 		}
 		job := s.JobName
-		if s.Phase == v1alpha1.PhasePending {
-			job = "-"
+		if s.Phase == v1alpha1.PhasePending || s.Phase == v1alpha1.PhaseSkipped {
+			job = "-" // no Job: not yet, or never (its when was false)
 		}
 		fmt.Fprintf(w, "%s%s %d %s\t%s\t%s\t%s\t%s\n", indent, branch, i, s.Name, s.Phase, duration(s, now), job, detail(s))
 	}
@@ -101,7 +101,12 @@ func detail(s v1alpha1.StepStatus) string {
 	if s.OnFailure == v1alpha1.OnFailureContinue {
 		parts = append(parts, "allowed to fail")
 	}
-	if s.Message != "" && s.Phase != v1alpha1.PhaseSucceeded {
+	switch {
+	case s.Phase == v1alpha1.PhaseSkipped:
+		// Why it was skipped: its reason (ConditionNotMet) and the
+		// expression that was false.
+		parts = append(parts, "skipped ("+s.Reason+"): "+s.Message)
+	case s.Message != "" && s.Phase != v1alpha1.PhaseSucceeded:
 		parts = append(parts, s.Message)
 	}
 	if s.Result != "" {

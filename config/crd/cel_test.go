@@ -252,6 +252,26 @@ func TestCRDValidationRules(t *testing.T) {
 			spec:    oneStep + "  stepSettings: [{name: a, activeDeadlineSeconds: 0}]\n",
 			wantErr: "spec.stepSettings[0].activeDeadlineSeconds in body should be greater than or equal to 1",
 		},
+		"step settings: when": {
+			reason: "A when is a CEL expression the controller checks; the CRD only bounds it.",
+			spec: "  containers: [{name: build, image: busybox}, {name: deploy, image: busybox}]\n  finally: [{name: notify, image: busybox}]\n" +
+				"  stepSettings: [{name: deploy, when: \"steps.build.result != 'none'\"}, {name: notify, when: run.failed}]\n",
+		},
+		"step settings: empty when": {
+			reason:  "An empty when is refused: leave the field out to always run the step.",
+			spec:    oneStep + "  stepSettings: [{name: a, when: ''}]\n",
+			wantErr: "spec.stepSettings[0].when in body should be at least 1 chars long",
+		},
+		"step settings: blank when": {
+			reason:  "A when of spaces only is no expression.",
+			spec:    oneStep + "  stepSettings: [{name: a, when: '   '}]\n",
+			wantErr: "spec.stepSettings[0].when: Invalid value: \"   \": spec.stepSettings[].when must not be blank: it is a CEL expression such as steps.build.phase == 'Succeeded'; leave it out to always run the step",
+		},
+		"step settings: when too long": {
+			reason:  "A when is bounded (MaxWhenLength), which bounds the controller's work to compile it.",
+			spec:    oneStep + "  stepSettings: [{name: a, when: '" + strings.Repeat("true && ", 128) + "true'}]\n",
+			wantErr: "spec.stepSettings[0].when: Too long: may not be more than 1024 bytes",
+		},
 		"step settings: one step twice": {
 			reason:  "Settings are keyed by step name.",
 			spec:    oneStep + "  stepSettings: [{name: a, backoffLimit: 1}, {name: a, backoffLimit: 2}]\n",
@@ -713,6 +733,7 @@ func TestCRDBoundsMatchConstants(t *testing.T) {
 	assert.EqualValues(t, v1alpha1.MaxStepSettings, maxItems("spec", "stepSettings"))
 	assert.EqualValues(t, v1alpha1.MaxStepNameLength, maxLength("spec", "stepSettings", "[]", "name"))
 	assert.EqualValues(t, v1alpha1.MaxRetryTokenLength, maxLength("spec", "retryToken"))
+	assert.EqualValues(t, v1alpha1.MaxWhenLength, maxLength("spec", "stepSettings", "[]", "when"))
 	assert.EqualValues(t, v1alpha1.MaxRecordedFinallySteps, maxItems("status", "finally"))
 	assert.EqualValues(t, v1alpha1.MaxPreviousAttempts, maxItems("status", "steps", "[]", "previousAttempts"))
 	assert.EqualValues(t, v1alpha1.MaxResultLength, maxLength("status", "steps", "[]", "result"))

@@ -348,7 +348,11 @@ func (o *online) awaitOutcome(t *testing.T, c badCase) {
 	case layerController:
 		reached(failedWith(""))
 		assert.Contains(t, meta.FindStatusCondition(sj.Status.Conditions, v1alpha1.ConditionFailed).Message, c.Message)
-		assert.Len(t, o.jobsOf(t, sj), 1, "only the Job of the step that was running")
+		if c.update() {
+			assert.Len(t, o.jobsOf(t, sj), 1, "only the Job of the step that was running")
+		} else {
+			assert.Empty(t, o.jobsOf(t, sj), "the run failed before its first step")
+		}
 	case layerAccepted:
 		if c.update() {
 			reached(func(sj *v1alpha1.SequentialJob) bool { return sj.Status.ObservedGeneration == sj.Generation })

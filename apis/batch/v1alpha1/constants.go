@@ -79,6 +79,11 @@ const (
 
 	// MaxRetryTokenLength bounds spec.retryToken.
 	MaxRetryTokenLength = 63
+
+	// MaxWhenLength bounds a step's stepSettings when expression: enough
+	// for any condition a person writes, and it bounds the work of
+	// compiling one.
+	MaxWhenLength = 1024
 )
 
 // Labels and annotations the controller puts on every step Job and its pods.
@@ -216,13 +221,22 @@ const (
 	// ReasonCompletedWithFailures: every step ran and the run succeeded,
 	// although steps with onFailure Continue failed.
 	ReasonCompletedWithFailures = "CompletedWithFailures"
+	// ReasonConditionNotMet: a step's when was false at its turn, so it
+	// was skipped (phase Skipped) and got no Job.
+	ReasonConditionNotMet = "ConditionNotMet"
+	// ReasonWhenEvaluationFailed: a step's when, valid when checked, failed
+	// as it was evaluated at the step's turn (for example int() of a
+	// result that is not a number): the step failed without a Job.
+	ReasonWhenEvaluationFailed = "WhenEvaluationFailed"
 )
 
 // Event reasons that are not condition reasons.
 const (
 	EventStepStarted   = "StepStarted"
 	EventStepSucceeded = "StepSucceeded"
-	EventSpecChanged   = "SpecChanged"
+	// EventStepSkipped: a step's when was false; it was skipped.
+	EventStepSkipped = "StepSkipped"
+	EventSpecChanged = "SpecChanged"
 	// EventReconciliationFailed is the seed's event for unexpected errors.
 	EventReconciliationFailed = "ReconciliationFailed"
 	EventCleanup              = "Cleanup"

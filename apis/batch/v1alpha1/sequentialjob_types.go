@@ -198,6 +198,22 @@ type StepSettings struct {
 	//
 	// +optional
 	OnFailure OnFailure `json:"onFailure,omitempty"`
+
+	// When is a CEL expression the controller evaluates when the step's
+	// turn comes: false skips the step (phase Skipped, reason
+	// ConditionNotMet, no Job) and the run goes on. It reads the steps
+	// that ran before it, steps['<name>'].phase, .reason, .result and
+	// .attempt, and run.attempt, run.failed, run.labels and
+	// run.annotations (docs/when.md). Every expression is compiled and
+	// type-checked before the first step starts and after each edit; one
+	// that is not a valid boolean expression of these variables fails the
+	// run with InvalidStep.
+	//
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="self.trim() != ''",message="spec.stepSettings[].when must not be blank: it is a CEL expression such as steps.build.phase == 'Succeeded'; leave it out to always run the step"
+	When string `json:"when,omitempty"`
 }
 
 // OnFailure is what a run does when a step fails.
@@ -248,10 +264,13 @@ const (
 	PhaseQueued    Phase = "Queued"
 	PhaseSucceeded Phase = "Succeeded"
 	PhaseFailed    Phase = "Failed"
+	// PhaseSkipped is a step whose stepSettings' when was false at its
+	// turn: it got no Job, and the run went on. Only steps are skipped.
+	PhaseSkipped Phase = "Skipped"
 )
 
 // Terminal is true for the phases a step or a run ends in.
-func (p Phase) Terminal() bool { return p == PhaseSucceeded || p == PhaseFailed }
+func (p Phase) Terminal() bool { return p == PhaseSucceeded || p == PhaseFailed || p == PhaseSkipped }
 
 // SequentialJobStatus is what the controller observed and did.
 type SequentialJobStatus struct {
@@ -354,6 +373,10 @@ type ExecutionState struct {
 	Succeeded int32 `json:"succeeded"`
 	// Failed is the number of steps whose Job failed.
 	Failed int32 `json:"failed"`
+	// Skipped is the number of steps whose when was false: they got no Job.
+	//
+	// +optional
+	Skipped int32 `json:"skipped,omitempty"`
 }
 
 // JobProgress says where the run stands.
@@ -401,7 +424,7 @@ type StepStatus struct {
 	Name string `json:"name"`
 	// JobName is the name of the step's Job.
 	JobName string `json:"jobName"`
-	// Phase is Pending, Running, Succeeded or Failed.
+	// Phase is Pending, Running, Queued, Succeeded, Failed or Skipped.
 	Phase Phase `json:"phase"`
 	// StartTime is when the step's Job was created.
 	//

@@ -34,6 +34,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: failed
       type:
         scalar: numeric
+    - name: skipped
+      type:
+        scalar: numeric
     - name: succeeded
       type:
         scalar: numeric
@@ -331,6 +334,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: podFailurePolicy
       type:
         namedType: io.k8s.api.batch.v1.PodFailurePolicy
+    - name: when
+      type:
+        scalar: string
 - name: com.example.sequentialjob.apis.batch.v1alpha1.StepStatus
   map:
     fields:

@@ -13,6 +13,8 @@ type ExecutionStateApplyConfiguration struct {
 	Succeeded *int32 `json:"succeeded,omitempty"`
 	// Failed is the number of steps whose Job failed.
 	Failed *int32 `json:"failed,omitempty"`
+	// Skipped is the number of steps whose when was false: they got no Job.
+	Skipped *int32 `json:"skipped,omitempty"`
 }
 
 // ExecutionStateApplyConfiguration constructs a declarative configuration of the ExecutionState type for use with
@@ -42,5 +44,13 @@ func (b *ExecutionStateApplyConfiguration) WithSucceeded(value int32) *Execution
 // If called multiple times, the Failed field is set to the value of the last call.
 func (b *ExecutionStateApplyConfiguration) WithFailed(value int32) *ExecutionStateApplyConfiguration {
 	b.Failed = &value
+	return b
+}
+
+// WithSkipped sets the Skipped field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Skipped field is set to the value of the last call.
+func (b *ExecutionStateApplyConfiguration) WithSkipped(value int32) *ExecutionStateApplyConfiguration {
+	b.Skipped = &value
 	return b
 }

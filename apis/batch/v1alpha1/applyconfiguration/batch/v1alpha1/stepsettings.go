@@ -25,6 +25,16 @@ type StepSettingsApplyConfiguration struct {
 	// default) fails the run; Continue records the step Failed and goes on,
 	// and the run can still succeed, naming the failures it allowed.
 	OnFailure *batchv1alpha1.OnFailure `json:"onFailure,omitempty"`
+	// When is a CEL expression the controller evaluates when the step's
+	// turn comes: false skips the step (phase Skipped, reason
+	// ConditionNotMet, no Job) and the run goes on. It reads the steps
+	// that ran before it, steps['<name>'].phase, .reason, .result and
+	// .attempt, and run.attempt, run.failed, run.labels and
+	// run.annotations (docs/when.md). Every expression is compiled and
+	// type-checked before the first step starts and after each edit; one
+	// that is not a valid boolean expression of these variables fails the
+	// run with InvalidStep.
+	When *string `json:"when,omitempty"`
 }
 
 // StepSettingsApplyConfiguration constructs a declarative configuration of the StepSettings type for use with
@@ -70,5 +80,13 @@ func (b *StepSettingsApplyConfiguration) WithPodFailurePolicy(value v1.PodFailur
 // If called multiple times, the OnFailure field is set to the value of the last call.
 func (b *StepSettingsApplyConfiguration) WithOnFailure(value batchv1alpha1.OnFailure) *StepSettingsApplyConfiguration {
 	b.OnFailure = &value
+	return b
+}
+
+// WithWhen sets the When field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the When field is set to the value of the last call.
+func (b *StepSettingsApplyConfiguration) WithWhen(value string) *StepSettingsApplyConfiguration {
+	b.When = &value
 	return b
 }

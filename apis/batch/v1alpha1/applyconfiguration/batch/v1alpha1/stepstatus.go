@@ -16,7 +16,7 @@ type StepStatusApplyConfiguration struct {
 	Name *string `json:"name,omitempty"`
 	// JobName is the name of the step's Job.
 	JobName *string `json:"jobName,omitempty"`
-	// Phase is Pending, Running, Succeeded or Failed.
+	// Phase is Pending, Running, Queued, Succeeded, Failed or Skipped.
 	Phase *batchv1alpha1.Phase `json:"phase,omitempty"`
 	// StartTime is when the step's Job was created.
 	StartTime *v1.Time `json:"startTime,omitempty"`
