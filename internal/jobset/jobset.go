@@ -25,27 +25,21 @@ package jobset
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"example.com/sequentialjob/internal/outofcluster"
 )
 
 // Options configure Start.
@@ -81,14 +75,9 @@ type JobSet struct {
 	// userClient is kubeconfig's, JobSet's own credentials.
 	userClient     client.Client
 	moduleDir      string
-	webhookPort    int
-	healthAddr     string
+	serving        *outofcluster.Serving
 	webhookConfigs []*unstructured.Unstructured
-
-	cmd     *exec.Cmd
-	done    chan struct{}
-	waitErr error
-	logFile *os.File
+	proc           *outofcluster.Process
 
 	stopOnce sync.Once
 }
@@ -111,34 +100,22 @@ func Start(ctx context.Context, kubeconfig string, cfg *rest.Config, opts Option
 		}
 	}()
 
-	if j.webhookPort, err = freePort(); err != nil {
+	// With JobSet's internal certificate management off nothing rotates
+	// these certificates: they outlive any run.
+	if j.serving, err = outofcluster.NewServing(opts.Dir, "jobset"); err != nil {
 		return j, err
 	}
-	healthPort, err := freePort()
-	if err != nil {
-		return j, err
-	}
-	j.healthAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(healthPort))
-
-	certs, err := newServingCerts()
-	if err != nil {
-		return j, err
-	}
-	certDir := filepath.Join(opts.Dir, "certs")
-	if err := certs.writeTo(certDir); err != nil {
-		return j, err
-	}
-	if err := j.install(ctx, certs.caCert); err != nil {
+	if err := j.install(ctx); err != nil {
 		return j, err
 	}
 	configPath := filepath.Join(opts.Dir, "jobset-config.yaml")
-	if err := os.WriteFile(configPath, []byte(j.config(certDir)), 0o644); err != nil {
+	if err := os.WriteFile(configPath, []byte(j.config()), 0o644); err != nil {
 		return j, err
 	}
 	if err := j.startProcess(bin, kubeconfig, configPath); err != nil {
 		return j, err
 	}
-	return j, j.waitReady(ctx, certs.caCert)
+	return j, j.proc.WaitReady(ctx, j.serving, opts.ReadyTimeout)
 }
 
 // checkOptions fills in the defaults and returns the path of bin/jobset.
@@ -146,9 +123,9 @@ func checkOptions(opts Options) (string, Options, error) {
 	if opts.BinDir == "" || opts.Dir == "" {
 		return "", opts, errors.New("jobset: BinDir and Dir are required")
 	}
-	bin := filepath.Join(opts.BinDir, "jobset")
-	if _, err := os.Stat(bin); err != nil {
-		return "", opts, fmt.Errorf("%s: %w (run `make %s`)", bin, err, bin)
+	bin, err := outofcluster.Binary(opts.BinDir, "jobset")
+	if err != nil {
+		return "", opts, err
 	}
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 2 * time.Minute
@@ -161,11 +138,8 @@ func checkOptions(opts Options) (string, Options, error) {
 func newJobSet(ctx context.Context, kubeconfig string, cfg *rest.Config, opts Options) (*JobSet, error) {
 	moduleDir := opts.ModuleDir
 	if moduleDir == "" {
-		tools, err := findToolsDir()
-		if err != nil {
-			return nil, err
-		}
-		if moduleDir, err = ModuleDir(ctx, tools); err != nil {
+		var err error
+		if moduleDir, err = outofcluster.FindModuleDir(ctx, module); err != nil {
 			return nil, err
 		}
 	}
@@ -181,11 +155,11 @@ func newJobSet(ctx context.Context, kubeconfig string, cfg *rest.Config, opts Op
 	if err != nil {
 		return nil, err
 	}
-	return &JobSet{opts: opts, client: c, userClient: uc, moduleDir: moduleDir, done: make(chan struct{})}, nil
+	return &JobSet{opts: opts, client: c, userClient: uc, moduleDir: moduleDir}, nil
 }
 
 // config is JobSet's Configuration (api/config/v1alpha1).
-func (j *JobSet) config(certDir string) string {
+func (j *JobSet) config() string {
 	return fmt.Sprintf(`apiVersion: config.jobset.x-k8s.io/v1alpha1
 kind: Configuration
 health:
@@ -201,91 +175,25 @@ leaderElection:
   leaderElect: false
 internalCertManagement:
   enable: false
-`, j.healthAddr, j.webhookPort, certDir)
+`, j.serving.HealthAddr, j.serving.WebhookPort, j.serving.CertDir)
 }
 
 func (j *JobSet) startProcess(bin, kubeconfig, configPath string) error {
 	cmd := exec.Command(bin, append([]string{"--config=" + configPath}, j.opts.Args...)...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	logs := j.opts.Logs
-	if logs == nil {
-		j.LogPath = filepath.Join(j.opts.Dir, "jobset.log")
-		f, err := os.OpenFile(j.LogPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-		if err != nil {
-			return err
-		}
-		j.logFile, logs = f, f
-	}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	// Own process group, so a Ctrl-C reaches only the parent, which stops
-	// JobSet in order; Pdeathsig ends JobSet if the parent dies first.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting jobset: %w", err)
-	}
-	j.cmd = cmd
-	go func() {
-		j.waitErr = cmd.Wait()
-		if j.logFile != nil {
-			_ = j.logFile.Close()
-		}
-		close(j.done)
-	}()
-	return nil
-}
-
-// waitReady waits for JobSet's /readyz (its webhook server started), then
-// for the webhook server's TLS handshake with our CA, which is what the
-// apiserver does.
-func (j *JobSet) waitReady(ctx context.Context, caCert []byte) error {
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caCert)
-	httpc := &http.Client{Timeout: time.Second}
-	webhookAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(j.webhookPort))
-	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, j.opts.ReadyTimeout, true, func(ctx context.Context) (bool, error) {
-		if err := j.Healthy(); err != nil {
-			return false, err
-		}
-		resp, err := httpc.Get("http://" + j.healthAddr + "/readyz")
-		if err != nil {
-			return false, nil
-		}
-		_ = resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return false, nil
-		}
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", webhookAddr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
-		if err != nil {
-			return false, nil
-		}
-		_ = conn.Close()
-		return true, nil
-	})
+	p, err := outofcluster.StartProcess("jobset", cmd, j.opts.Logs, filepath.Join(j.opts.Dir, "jobset.log"))
 	if err != nil {
-		return fmt.Errorf("waiting for jobset to be ready (log: %s): %w", j.logHint(), err)
+		return err
 	}
+	j.proc, j.LogPath = p, p.LogPath
 	return nil
 }
 
 // Pid is the manager's process id, for its CPU and memory in /proc.
-func (j *JobSet) Pid() int { return j.cmd.Process.Pid }
+func (j *JobSet) Pid() int { return j.proc.Pid() }
 
 // Healthy returns an error once JobSet has exited.
-func (j *JobSet) Healthy() error {
-	select {
-	case <-j.done:
-		return fmt.Errorf("jobset exited (%v); see %s", j.waitErr, j.logHint())
-	default:
-		return nil
-	}
-}
-
-func (j *JobSet) logHint() string {
-	if j.LogPath != "" {
-		return j.LogPath
-	}
-	return "the output above"
-}
+func (j *JobSet) Healthy() error { return j.proc.Healthy() }
 
 // Stop removes JobSet's webhook configurations (they fail closed, and one
 // of them is on every Pod of the cluster), then stops JobSet: SIGTERM,
@@ -296,65 +204,17 @@ func (j *JobSet) Stop() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		err = j.uninstallWebhooks(ctx)
-		if j.cmd == nil {
-			return
-		}
-		_ = syscall.Kill(-j.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-j.done:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-j.cmd.Process.Pid, syscall.SIGKILL)
-			<-j.done
-		}
+		j.proc.Stop()
 	})
 	return err
 }
+
+// module is the Go module bin/jobset is built from, pinned in tools/jobset.
+const module = "sigs.k8s.io/jobset"
 
 // ModuleDir returns the directory of the JobSet module that toolsDir's
 // go.mod pins (tools/jobset): the source bin/jobset is built from, so the
 // CRD and webhooks always match the binary.
 func ModuleDir(ctx context.Context, toolsDir string) (string, error) {
-	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/jobset")
-	cmd.Dir = toolsDir
-	out, err := cmd.Output()
-	if err != nil {
-		var stderr string
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
-		}
-		return "", fmt.Errorf("go list -m sigs.k8s.io/jobset in %s: %w\n%s", toolsDir, err, stderr)
-	}
-	dir := strings.TrimSpace(string(out))
-	if dir == "" {
-		return "", fmt.Errorf("go list -m sigs.k8s.io/jobset in %s: module not downloaded (run `make bin/jobset`)", toolsDir)
-	}
-	return dir, nil
-}
-
-// findToolsDir walks up from the working directory to tools/jobset.
-func findToolsDir() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		candidate := filepath.Join(dir, "tools", "jobset")
-		if _, err := os.Stat(filepath.Join(candidate, "go.mod")); err == nil {
-			return candidate, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("jobset: tools/jobset/go.mod not found above the working directory; set Options.ModuleDir")
-		}
-		dir = parent
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	return port, l.Close()
+	return outofcluster.ModuleDir(ctx, toolsDir, module)
 }

@@ -1,23 +1,17 @@
 package kueue
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/wait"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"example.com/sequentialjob/internal/outofcluster"
 )
 
 // What Kueue's own manifests install, read from the Kueue module's source
@@ -42,20 +36,16 @@ const fieldOwner = client.FieldOwner("kueuetest")
 // install applies Kueue's CRDs, namespace, certificate Secret and webhook
 // configurations, all pointing at the webhook server on
 // https://127.0.0.1:<port>.
-func (k *Kueue) install(ctx context.Context, certs *servingCerts) error {
-	webhookURL := fmt.Sprintf("https://127.0.0.1:%d", k.webhookPort)
-	caBundle := base64.StdEncoding.EncodeToString(certs.caCert)
+func (k *Kueue) install(ctx context.Context) error {
+	in := k.installer()
+	webhookURL, certs := k.serving.WebhookURL(), k.serving.Certs
+	caBundle := certs.CABundle()
 
 	crds, err := k.crds(webhookURL, caBundle)
 	if err != nil {
 		return err
 	}
-	for _, crd := range crds {
-		if err := apply(ctx, k.Client, crd); err != nil {
-			return fmt.Errorf("installing CRD %s: %w", crd.GetName(), err)
-		}
-	}
-	if err := waitEstablished(ctx, k.Client, crds); err != nil {
+	if err := in.InstallCRDs(ctx, crds); err != nil {
 		return err
 	}
 
@@ -63,34 +53,36 @@ func (k *Kueue) install(ctx context.Context, certs *servingCerts) error {
 		"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": Namespace},
 	}}
 	// The rotator reads this Secret and keeps its certificates because they
-	// are valid (see newServingCerts); a real install creates it empty.
+	// are valid (see newServing); a real install creates it empty.
 	secret := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "Secret",
 		"metadata": map[string]any{"name": webhookSecretName, "namespace": Namespace},
 		"data": map[string]any{
-			"ca.crt":  base64.StdEncoding.EncodeToString(certs.caCert),
-			"ca.key":  base64.StdEncoding.EncodeToString(certs.caKey),
-			"tls.crt": base64.StdEncoding.EncodeToString(certs.cert),
-			"tls.key": base64.StdEncoding.EncodeToString(certs.key),
+			"ca.crt":  base64.StdEncoding.EncodeToString(certs.CACert),
+			"ca.key":  base64.StdEncoding.EncodeToString(certs.CAKey),
+			"tls.crt": base64.StdEncoding.EncodeToString(certs.Cert),
+			"tls.key": base64.StdEncoding.EncodeToString(certs.Key),
 		},
 	}}
-	for _, obj := range []*unstructured.Unstructured{ns, secret} {
-		if err := apply(ctx, k.Client, obj); err != nil {
-			return fmt.Errorf("applying %s %s: %w", obj.GetKind(), obj.GetName(), err)
-		}
+	if err := in.Apply(ctx, ns, secret); err != nil {
+		return err
 	}
 
 	webhooks, err := k.webhookConfigurations(webhookURL, caBundle)
 	if err != nil {
 		return err
 	}
-	for _, wh := range webhooks {
-		if err := apply(ctx, k.Client, wh); err != nil {
-			return fmt.Errorf("applying %s: %w", wh.GetName(), err)
-		}
-		k.webhookConfigs = append(k.webhookConfigs, wh)
-	}
-	return nil
+	k.webhookConfigs, err = in.ApplyWebhooks(ctx, webhooks)
+	return err
+}
+
+func (k *Kueue) installer() outofcluster.Installer {
+	return outofcluster.Installer{Client: k.Client, Owner: fieldOwner}
+}
+
+// apply applies objs (server-side, as fieldOwner) in order.
+func apply(ctx context.Context, c client.Client, objs ...*unstructured.Unstructured) error {
+	return outofcluster.Installer{Client: c, Owner: fieldOwner}.Apply(ctx, objs...)
 }
 
 // crds reads Kueue's CRDs and turns on the conversion webhook of those that
@@ -105,7 +97,7 @@ func (k *Kueue) crds(webhookURL, caBundle string) ([]*unstructured.Unstructured,
 	}
 	converted := map[string]bool{}
 	for _, p := range patches {
-		docs, err := readYAML(p)
+		docs, err := outofcluster.ReadYAML(p)
 		if err != nil {
 			return nil, err
 		}
@@ -117,36 +109,18 @@ func (k *Kueue) crds(webhookURL, caBundle string) ([]*unstructured.Unstructured,
 		return nil, fmt.Errorf("no conversion patches in %s: has Kueue's layout changed?", filepath.Join(k.moduleDir, crdPatchDir))
 	}
 
-	files, err := filepath.Glob(filepath.Join(k.moduleDir, crdDir, "*.yaml"))
+	crds, err := outofcluster.ReadCRDs(filepath.Join(k.moduleDir, crdDir))
 	if err != nil {
 		return nil, err
 	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("no CRDs in %s", filepath.Join(k.moduleDir, crdDir))
-	}
-	var out []*unstructured.Unstructured
-	for _, f := range files {
-		docs, err := readYAML(f)
-		if err != nil {
-			return nil, err
-		}
-		for _, crd := range docs {
-			if converted[crd.GetName()] {
-				conversion := map[string]any{
-					"strategy": "Webhook",
-					"webhook": map[string]any{
-						"clientConfig":             map[string]any{"url": webhookURL + "/convert", "caBundle": caBundle},
-						"conversionReviewVersions": []any{"v1"},
-					},
-				}
-				if err := unstructured.SetNestedMap(crd.Object, conversion, "spec", "conversion"); err != nil {
-					return nil, err
-				}
+	for _, crd := range crds {
+		if converted[crd.GetName()] {
+			if err := outofcluster.SetConversionWebhook(crd, webhookURL, caBundle); err != nil {
+				return nil, err
 			}
-			out = append(out, crd)
 		}
 	}
-	return out, nil
+	return crds, nil
 }
 
 // webhookConfigurations reads Kueue's webhook manifests and points every
@@ -159,7 +133,7 @@ func (k *Kueue) crds(webhookURL, caBundle string) ([]*unstructured.Unstructured,
 // process. Kueue answers the webhooks of disabled integrations with a no-op,
 // so leaving them out changes nothing else.
 func (k *Kueue) webhookConfigurations(webhookURL, caBundle string) ([]*unstructured.Unstructured, error) {
-	docs, err := readYAML(filepath.Join(k.moduleDir, webhookManifest))
+	docs, err := outofcluster.ReadYAML(filepath.Join(k.moduleDir, webhookManifest))
 	if err != nil {
 		return nil, err
 	}
@@ -167,33 +141,12 @@ func (k *Kueue) webhookConfigurations(webhookURL, caBundle string) ([]*unstructu
 	for _, f := range k.opts.Frameworks {
 		groups[frameworkGroup(f)] = true
 	}
-	var out []*unstructured.Unstructured
-	for _, doc := range docs {
-		hooks, _, err := unstructured.NestedSlice(doc.Object, "webhooks")
-		if err != nil {
-			return nil, err
-		}
-		var kept []any
-		for _, h := range hooks {
-			hook := h.(map[string]any)
-			if !ruleGroupsIn(hook, groups) {
-				continue
-			}
-			path, _, _ := unstructured.NestedString(hook, "clientConfig", "service", "path")
-			hook["clientConfig"] = map[string]any{"url": webhookURL + path, "caBundle": caBundle}
-			kept = append(kept, hook)
-		}
-		if err := unstructured.SetNestedSlice(doc.Object, kept, "webhooks"); err != nil {
-			return nil, err
-		}
-		// The names Kueue's rotator injects its CA into.
-		doc.SetName(namePrefix + doc.GetName())
-		out = append(out, doc)
+	// namePrefix: the names Kueue's rotator injects its CA into.
+	keep := func(hook map[string]any) bool { return ruleGroupsIn(hook, groups) }
+	if err := outofcluster.PointWebhooks(docs, webhookURL, caBundle, namePrefix, keep); err != nil {
+		return nil, fmt.Errorf("%s: %w", webhookManifest, err)
 	}
-	if len(out) != 2 {
-		return nil, fmt.Errorf("%s: want a mutating and a validating webhook configuration, got %d documents", webhookManifest, len(out))
-	}
-	return out, nil
+	return docs, nil
 }
 
 // frameworkGroup is the API group of a Kueue integration name
@@ -223,62 +176,7 @@ func ruleGroupsIn(hook map[string]any, groups map[string]bool) bool {
 // uninstallWebhooks removes the webhook configurations, so that a cluster
 // that outlives Kueue can still create Jobs (they fail closed).
 func (k *Kueue) uninstallWebhooks(ctx context.Context) error {
-	var errs []error
-	for _, wh := range k.webhookConfigs {
-		if err := k.Client.Delete(ctx, wh); client.IgnoreNotFound(err) != nil {
-			errs = append(errs, err)
-		}
-	}
+	err := k.installer().RemoveAll(ctx, k.webhookConfigs)
 	k.webhookConfigs = nil
-	return errors.Join(errs...)
-}
-
-func apply(ctx context.Context, c client.Client, obj *unstructured.Unstructured) error {
-	return c.Apply(ctx, client.ApplyConfigurationFromUnstructured(obj), fieldOwner, client.ForceOwnership)
-}
-
-func waitEstablished(ctx context.Context, c client.Client, crds []*unstructured.Unstructured) error {
-	for _, crd := range crds {
-		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-			got := &unstructured.Unstructured{}
-			got.SetGroupVersionKind(crd.GroupVersionKind())
-			if err := c.Get(ctx, client.ObjectKeyFromObject(crd), got); err != nil {
-				return false, nil
-			}
-			conds, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
-			for _, cond := range conds {
-				m := cond.(map[string]any)
-				if m["type"] == "Established" && m["status"] == string(metav1.ConditionTrue) {
-					return true, nil
-				}
-			}
-			return false, nil
-		})
-		if err != nil {
-			return fmt.Errorf("CRD %s not established: %w", crd.GetName(), err)
-		}
-	}
-	return nil
-}
-
-// readYAML reads the objects of a multi-document YAML file.
-func readYAML(path string) ([]*unstructured.Unstructured, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var out []*unstructured.Unstructured
-	for {
-		obj := map[string]any{}
-		if err := dec.Decode(&obj); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
-			}
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if len(obj) > 0 {
-			out = append(out, &unstructured.Unstructured{Object: obj})
-		}
-	}
+	return err
 }

@@ -10,35 +10,30 @@
 //     Service replaced by https://127.0.0.1:<port>;
 //   - its internal certificate management stays on; we seed its Secret with
 //     a CA and a serving certificate valid for both the in-cluster service
-//     name and 127.0.0.1, which its rotator keeps (see newServingCerts);
+//     name and 127.0.0.1, which its rotator keeps (see newServing);
 //   - leader election off, metrics off, the visibility server off, health
 //     probes and webhooks on free local ports.
 package kueue
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/version"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"example.com/sequentialjob/internal/outofcluster"
 )
 
 // Options configure Start.
@@ -79,14 +74,9 @@ type Kueue struct {
 
 	opts           Options
 	moduleDir      string
-	webhookPort    int
-	healthAddr     string
+	serving        *outofcluster.Serving
 	webhookConfigs []*unstructured.Unstructured
-
-	cmd     *exec.Cmd
-	done    chan struct{}
-	waitErr error
-	logFile *os.File
+	proc           *outofcluster.Process
 
 	stopOnce sync.Once
 }
@@ -107,7 +97,7 @@ func Start(ctx context.Context, kubeconfig string, cfg *rest.Config, opts Option
 	if err != nil {
 		return nil, err
 	}
-	k = &Kueue{opts: opts, moduleDir: moduleDir, Client: c, done: make(chan struct{})}
+	k = &Kueue{opts: opts, moduleDir: moduleDir, Client: c}
 	defer func() {
 		if err != nil {
 			_ = k.Stop()
@@ -115,34 +105,22 @@ func Start(ctx context.Context, kubeconfig string, cfg *rest.Config, opts Option
 		}
 	}()
 
-	if k.webhookPort, err = freePort(); err != nil {
+	if k.serving, err = newServing(opts.Dir); err != nil {
 		return k, err
 	}
-	healthPort, err := freePort()
-	if err != nil {
-		return k, err
-	}
-	k.healthAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(healthPort))
-
-	certs, err := newServingCerts(webhookServiceName + "." + Namespace + ".svc")
-	if err != nil {
-		return k, err
-	}
-	certDir, err := writeCerts(opts.Dir, certs)
-	if err != nil {
-		return k, err
-	}
-	if err := k.install(ctx, certs); err != nil {
+	if err := k.install(ctx); err != nil {
 		return k, err
 	}
 	configPath := filepath.Join(opts.Dir, "kueue-config.yaml")
-	if err := os.WriteFile(configPath, []byte(k.config(certDir)), 0o644); err != nil {
+	if err := os.WriteFile(configPath, []byte(k.config()), 0o644); err != nil {
 		return k, err
 	}
 	if err := k.startProcess(bin, kubeconfig, configPath); err != nil {
 		return k, err
 	}
-	return k, k.waitReady(ctx, certs.caCert)
+	// /readyz alone also answers during the certificate bootstrap, before
+	// Kueue's own manager runs: WaitReady waits for the TLS handshake too.
+	return k, k.proc.WaitReady(ctx, k.serving, opts.ReadyTimeout)
 }
 
 // prepare checks and defaults opts, creates opts.Dir, and finds the
@@ -151,9 +129,8 @@ func (opts *Options) prepare(ctx context.Context) (bin, moduleDir string, err er
 	if opts.BinDir == "" || opts.Dir == "" {
 		return "", "", errors.New("kueuetest: BinDir and Dir are required")
 	}
-	bin = filepath.Join(opts.BinDir, "kueue")
-	if _, err := os.Stat(bin); err != nil {
-		return "", "", fmt.Errorf("%s: %w (run `make %s`)", bin, err, bin)
+	if bin, err = outofcluster.Binary(opts.BinDir, "kueue"); err != nil {
+		return "", "", err
 	}
 	if len(opts.Frameworks) == 0 {
 		opts.Frameworks = []string{"batch/job"}
@@ -166,36 +143,15 @@ func (opts *Options) prepare(ctx context.Context) (bin, moduleDir string, err er
 	}
 	moduleDir = opts.ModuleDir
 	if moduleDir == "" {
-		tools, err := findToolsDir()
-		if err != nil {
-			return "", "", err
-		}
-		if moduleDir, err = ModuleDir(ctx, tools); err != nil {
+		if moduleDir, err = outofcluster.FindModuleDir(ctx, module); err != nil {
 			return "", "", err
 		}
 	}
 	return bin, moduleDir, nil
 }
 
-// writeCerts writes the webhook's serving certificate and key into
-// dir/certs, where Kueue reads them, and returns that directory.
-func writeCerts(dir string, certs *servingCerts) (string, error) {
-	certDir := filepath.Join(dir, "certs")
-	if err := os.MkdirAll(certDir, 0o700); err != nil {
-		return "", err
-	}
-	// In a pod the Secret is mounted here; out of cluster we write it.
-	if err := os.WriteFile(filepath.Join(certDir, "tls.crt"), certs.cert, 0o600); err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(filepath.Join(certDir, "tls.key"), certs.key, 0o600); err != nil {
-		return "", err
-	}
-	return certDir, nil
-}
-
 // config is Kueue's Configuration (apis/config/v1beta2).
-func (k *Kueue) config(certDir string) string {
+func (k *Kueue) config() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `apiVersion: config.kueue.x-k8s.io/v1beta2
 kind: Configuration
@@ -221,7 +177,7 @@ clientConnection:
   burst: 100
 integrations:
   frameworks:
-`, Namespace, k.healthAddr, k.webhookPort, certDir, webhookServiceName, webhookSecretName, k.opts.ManageJobsWithoutQueueName)
+`, Namespace, k.serving.HealthAddr, k.serving.WebhookPort, k.serving.CertDir, webhookServiceName, webhookSecretName, k.opts.ManageJobsWithoutQueueName)
 	for _, f := range k.opts.Frameworks {
 		fmt.Fprintf(&b, "  - %q\n", f)
 	}
@@ -239,104 +195,28 @@ func (k *Kueue) startProcess(bin, kubeconfig, configPath string) error {
 	}
 	cmd := exec.Command(bin, "--config="+configPath, "--feature-gates="+gates, "--zap-log-level=2")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	logs := k.opts.Logs
-	if logs == nil {
-		k.LogPath = filepath.Join(k.opts.Dir, "kueue.log")
-		f, err := os.OpenFile(k.LogPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-		if err != nil {
-			return err
-		}
-		k.logFile, logs = f, f
-	}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	// Own process group, so a Ctrl-C reaches only the parent, which stops
-	// Kueue in order; Pdeathsig ends Kueue if the parent dies first.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting kueue: %w", err)
-	}
-	k.cmd = cmd
-	go func() {
-		k.waitErr = cmd.Wait()
-		if k.logFile != nil {
-			_ = k.logFile.Close()
-		}
-		close(k.done)
-	}()
-	return nil
-}
-
-// waitReady waits for Kueue's /readyz (certificates in place, webhook server
-// listening), then for its webhook server's TLS handshake with our CA, which
-// is what the apiserver does: /readyz alone also answers during the
-// certificate bootstrap, before Kueue's own manager runs.
-func (k *Kueue) waitReady(ctx context.Context, caCert []byte) error {
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caCert)
-	httpc := &http.Client{Timeout: time.Second}
-	webhookAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(k.webhookPort))
-	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, k.opts.ReadyTimeout, true, func(ctx context.Context) (bool, error) {
-		if err := k.Healthy(); err != nil {
-			return false, err
-		}
-		resp, err := httpc.Get("http://" + k.healthAddr + "/readyz")
-		if err != nil {
-			return false, nil
-		}
-		_ = resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return false, nil
-		}
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", webhookAddr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
-		if err != nil {
-			return false, nil
-		}
-		_ = conn.Close()
-		return true, nil
-	})
+	p, err := outofcluster.StartProcess("kueue", cmd, k.opts.Logs, filepath.Join(k.opts.Dir, "kueue.log"))
 	if err != nil {
-		return fmt.Errorf("waiting for kueue to be ready (log: %s): %w", k.logHint(), err)
+		return err
 	}
+	k.proc, k.LogPath = p, p.LogPath
 	return nil
 }
 
 // Healthy returns an error once Kueue has exited.
-func (k *Kueue) Healthy() error {
-	select {
-	case <-k.done:
-		return fmt.Errorf("kueue exited (%v); see %s", k.waitErr, k.logHint())
-	default:
-		return nil
-	}
-}
-
-func (k *Kueue) logHint() string {
-	if k.LogPath != "" {
-		return k.LogPath
-	}
-	return "the output above"
-}
+func (k *Kueue) Healthy() error { return k.proc.Healthy() }
 
 // Stop removes Kueue's webhook configurations (so the cluster can still
-// create Jobs without it), then stops Kueue: SIGTERM, SIGKILL after 5s (its webhook server may wait up to a
-// minute for the apiserver's idle connections).
-// Kueue's CRDs and objects stay. Safe to call more than once.
+// create Jobs without it), then stops Kueue: SIGTERM, SIGKILL after 5s (its
+// webhook server may wait up to a minute for the apiserver's idle
+// connections). Kueue's CRDs and objects stay. Safe to call more than once.
 func (k *Kueue) Stop() error {
 	var err error
 	k.stopOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		err = k.uninstallWebhooks(ctx)
-		if k.cmd == nil {
-			return
-		}
-		_ = syscall.Kill(-k.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-k.done:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-k.cmd.Process.Pid, syscall.SIGKILL)
-			<-k.done
-		}
+		k.proc.Stop()
 	})
 	return err
 }
@@ -359,52 +239,13 @@ func checkServerVersion(cfg *rest.Config) error {
 	return nil
 }
 
+// module is the Go module bin/kueue is built from, pinned in tools/kueue.
+const module = "sigs.k8s.io/kueue"
+
 // ModuleDir returns the directory of the Kueue module that toolsDir's
 // go.mod pins (tools/kueue): the source bin/kueue is built from, so the
 // CRDs and webhooks always match the binary. The go command downloads it
 // into the module cache if needed (`make $(BIN)/kueue` has done so).
 func ModuleDir(ctx context.Context, toolsDir string) (string, error) {
-	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kueue")
-	cmd.Dir = toolsDir
-	out, err := cmd.Output()
-	if err != nil {
-		var stderr string
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
-		}
-		return "", fmt.Errorf("go list -m sigs.k8s.io/kueue in %s: %w\n%s", toolsDir, err, stderr)
-	}
-	dir := strings.TrimSpace(string(out))
-	if dir == "" {
-		return "", fmt.Errorf("go list -m sigs.k8s.io/kueue in %s: module not downloaded (run `make bin/kueue`)", toolsDir)
-	}
-	return dir, nil
-}
-
-// findToolsDir walks up from the working directory to tools/kueue.
-func findToolsDir() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		candidate := filepath.Join(dir, "tools", "kueue")
-		if _, err := os.Stat(filepath.Join(candidate, "go.mod")); err == nil {
-			return candidate, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("kueuetest: tools/kueue/go.mod not found above the working directory; set Options.ModuleDir")
-		}
-		dir = parent
-	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = l.Close() }() // only a probe for a free port
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return outofcluster.ModuleDir(ctx, toolsDir, module)
 }

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"example.com/sequentialjob/internal/outofcluster"
 )
 
 // Kueue's objects are unstructured here: importing Kueue's typed API into
@@ -82,10 +84,8 @@ func CreateQueue(ctx context.Context, c client.Client, q Queue) error {
 		object("ClusterQueue", "", q.ClusterQueue, cqSpec),
 		object("LocalQueue", q.Namespace, q.LocalQueue, map[string]any{"clusterQueue": q.ClusterQueue}),
 	}
-	for _, o := range objs {
-		if err := apply(ctx, c, o); err != nil {
-			return fmt.Errorf("applying %s %s: %w", o.GetKind(), o.GetName(), err)
-		}
+	if err := apply(ctx, c, objs...); err != nil {
+		return err
 	}
 	return WaitCondition(ctx, c, objs[2], "Active", 2*time.Minute)
 }
@@ -93,14 +93,12 @@ func CreateQueue(ctx context.Context, c client.Client, q Queue) error {
 // ApplyFile applies (server-side) every object of a YAML file, as
 // `kubectl apply --server-side -f` does, and returns them.
 func ApplyFile(ctx context.Context, c client.Client, path string) ([]*unstructured.Unstructured, error) {
-	objs, err := readYAML(path)
+	objs, err := outofcluster.ReadYAML(path)
 	if err != nil {
 		return nil, err
 	}
-	for _, o := range objs {
-		if err := apply(ctx, c, o); err != nil {
-			return nil, fmt.Errorf("%s: applying %s %s: %w", path, o.GetKind(), o.GetName(), err)
-		}
+	if err := apply(ctx, c, objs...); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return objs, nil
 }
@@ -142,10 +140,8 @@ func CreateMultiKueue(ctx context.Context, c client.Client, m MultiKueue) error 
 	})
 	objs = append(objs, ac)
 	waitFor = append(waitFor, ac)
-	for _, o := range objs {
-		if err := apply(ctx, c, o); err != nil {
-			return fmt.Errorf("applying %s %s: %w", o.GetKind(), o.GetName(), err)
-		}
+	if err := apply(ctx, c, objs...); err != nil {
+		return err
 	}
 	for _, o := range waitFor {
 		if err := WaitCondition(ctx, c, o, "Active", 2*time.Minute); err != nil {
