@@ -28,6 +28,8 @@ var rareRequests = map[string]string{
 		"it reads the SequentialJob live (cacheStale)",
 	"list batch.example.com/sequentialjobs": "the informer lists when the apiserver does not stream its initial list " +
 		"(WatchList); this apiserver streams it, older ones do not",
+	"list batch.example.com/sequentialcronjobs": "the cron controller's informer lists when the apiserver does not stream " +
+		"its initial list (WatchList); this apiserver streams it, older ones do not",
 	"list /pods": "the pod informer lists when the apiserver does not stream its initial list (WatchList); " +
 		"reconciler/observe.go podsOf lists a Job's pods live when the cache does not yet show every finished pod the Job counts",
 }
