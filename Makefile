@@ -221,6 +221,12 @@ upgrade-from: ## Build UPGRADE_FROM's controller and CLI into bin/ (…-<commit>
 test-upgrade: $(CLUSTER_BINS) upgrade-from ## UPGRADE_RUNS SequentialJobs x UPGRADE_STEPS steps started by UPGRADE_FROM's controller, upgraded mid-run (new CRD, current controller), then downgraded; fails if a run ends other than a fresh run would.
 	go test ./test/upgrade/ -count=1 -v -timeout 60m -args -upgrade.runs=$(UPGRADE_RUNS) -upgrade.steps=$(UPGRADE_STEPS) $(UPGRADE_ARGS)
 
+.PHONY: upgrade-capture
+upgrade-capture: $(CLUSTER_BINS) upgrade-from ## Capture what UPGRADE_FROM's controller leaves mid-run (statuses, Jobs, pods, its status schema) into render/testdata/upgrade-from-<commit>/, the inputs of render's status compatibility tests.
+	rm -rf render/testdata/upgrade-from-$(UPGRADE_FROM_SHA)
+	go test ./test/upgrade/ -count=1 -v -timeout 60m -args -upgrade.runs=$(UPGRADE_RUNS) -upgrade.steps=$(UPGRADE_STEPS) \
+		-upgrade.capture=$(ROOT)/render/testdata/upgrade-from-$(UPGRADE_FROM_SHA) $(UPGRADE_ARGS)
+
 ##@ Local cluster
 
 .PHONY: run

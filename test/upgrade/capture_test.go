@@ -10,6 +10,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -24,7 +25,13 @@ import (
 // wrote), observed.yaml (the run's Jobs) and pods.yaml (their pods). These
 // are the inputs of render's status compatibility tests: real output of
 // the pinned version, not written by hand.
-func capture(ctx context.Context, c client.Client, w *workload, dir string) error {
+func capture(ctx context.Context, c client.Client, w *workload, prev previousRelease, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := captureStatusSchema(prev.CRD(), filepath.Join(dir, "status-schema.yaml")); err != nil {
+		return err
+	}
 	// Unstructured, so that the status is kept as the previous release wrote
 	// it, field by field, not as the current types read it.
 	list := &unstructured.UnstructuredList{}
@@ -81,6 +88,29 @@ func capture(ctx context.Context, c client.Client, w *workload, dir string) erro
 		}
 	}
 	return nil
+}
+
+// captureStatusSchema writes the status schema of the previous release's
+// CRD: the fields its status may have, set or not.
+func captureStatusSchema(crdPath, out string) error {
+	data, err := os.ReadFile(crdPath)
+	if err != nil {
+		return err
+	}
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	if err := yaml.Unmarshal(data, crd); err != nil {
+		return fmt.Errorf("%s: %w", crdPath, err)
+	}
+	for _, v := range crd.Spec.Versions {
+		if v.Name == v1alpha1.GroupVersion.Version && v.Schema != nil && v.Schema.OpenAPIV3Schema != nil {
+			status, ok := v.Schema.OpenAPIV3Schema.Properties["status"]
+			if !ok {
+				break
+			}
+			return writeYAML(out, status)
+		}
+	}
+	return fmt.Errorf("%s: no %s status schema", crdPath, v1alpha1.GroupVersion.Version)
 }
 
 // clean drops what only the apiserver's bookkeeping needs.

@@ -24,7 +24,9 @@ type previousRelease struct {
 	Tree string
 }
 
-func (p previousRelease) CRD() string  { return filepath.Join(p.Tree, "config", "crd", "sequentialjobs.yaml") }
+func (p previousRelease) CRD() string {
+	return filepath.Join(p.Tree, "config", "crd", "sequentialjobs.yaml")
+}
 func (p previousRelease) RBAC() string { return filepath.Join(p.Tree, "config", "rbac") }
 
 var upgradeFromLine = regexp.MustCompile(`^UPGRADE_FROM\s*\?=\s*(\S+)`)

@@ -5,6 +5,7 @@ package upgrade
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -361,17 +362,54 @@ func normalized(s v1alpha1.SequentialJobStatus) v1alpha1.SequentialJobStatus {
 	s.StartTime, s.ActiveStartTime, s.SuspendTime, s.QueueTime, s.CompletionTime = nil, nil, nil, nil, nil
 	for i := range s.Conditions {
 		s.Conditions[i].LastTransitionTime = metav1.Time{}
+		s.Conditions[i].Message = normalizeMessage(s.Conditions[i].Message)
 	}
+	s.Progress.FailureReason = normalizeMessage(s.Progress.FailureReason)
 	sort.Slice(s.Conditions, func(a, b int) bool { return s.Conditions[a].Type < s.Conditions[b].Type })
 	for _, steps := range [][]v1alpha1.StepStatus{s.Steps, s.Finally} {
 		for i := range steps {
 			steps[i].StartTime, steps[i].CompletionTime = nil, nil
+			steps[i].Message = normalizeMessage(steps[i].Message)
 			for j := range steps[i].PreviousAttempts {
-				steps[i].PreviousAttempts[j].StartTime, steps[i].PreviousAttempts[j].CompletionTime = nil, nil
+				a := &steps[i].PreviousAttempts[j]
+				a.StartTime, a.CompletionTime = nil, nil
+				a.Message = normalizeMessage(a.Message)
 			}
 		}
 	}
 	return s
+}
+
+// podName is a pod's generated name in a message: it differs between two
+// runs of one spec.
+var podName = regexp.MustCompile(`(pod \S+-)[a-z0-9]{5}\b`)
+
+func normalizeMessage(m string) string { return podName.ReplaceAllString(m, "${1}*") }
+
+// recordedAt are the transition events a status says happened: what the
+// controller that wrote it had to post.
+func recordedAt(s v1alpha1.SequentialJobStatus) map[string]bool {
+	out := map[string]bool{}
+	for _, steps := range [][]v1alpha1.StepStatus{s.Steps, s.Finally} {
+		for _, st := range steps {
+			if st.StartTime != nil {
+				out[v1alpha1.EventStepStarted+" "+st.JobName] = true
+			}
+			if st.Phase == v1alpha1.PhaseSucceeded {
+				out[v1alpha1.EventStepSucceeded+" "+st.JobName] = true
+			}
+			for _, a := range st.PreviousAttempts {
+				out[v1alpha1.EventStepStarted+" "+a.JobName] = true
+			}
+		}
+	}
+	switch s.Phase {
+	case v1alpha1.PhaseSucceeded:
+		out[v1alpha1.ReasonCompleted] = true
+	case v1alpha1.PhaseSuspended:
+		out[v1alpha1.ReasonSuspended] = true
+	}
+	return out
 }
 
 func join(problems []string) string { return strings.Join(problems, "\n  ") }
