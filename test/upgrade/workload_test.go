@@ -27,6 +27,7 @@ import (
 type kind int
 
 const (
+	// plain has steps only.
 	plain kind = iota
 	// withFinally has a finally step.
 	withFinally
@@ -91,6 +92,7 @@ func (w *workload) kindOf(name string) kind {
 func (w *workload) spec(name string, duration string) *v1alpha1.SequentialJob {
 	b := fixtures.MakeSequentialJob(w.ns, name).Steps(w.steps...).Duration(duration)
 	switch w.kindOf(name) {
+	case plain:
 	case withFinally:
 		b.Finally(finallyStep)
 	case withResults:
