@@ -195,7 +195,7 @@ chaos: $(CLUSTER_BINS) ## Every chaos scenario on the local cluster (SIGKILLs, A
 # The previous release the upgrade test starts from: the one place that names
 # it. cb23e4f is main before the run-state rework, the status users run today.
 UPGRADE_FROM     ?= cb23e4f
-UPGRADE_FROM_SHA  = $(shell git rev-parse --short=7 $(UPGRADE_FROM)^{commit})
+UPGRADE_FROM_SHA  = $(shell git rev-parse --short=7 $(UPGRADE_FROM)^{commit} 2>/dev/null)
 UPGRADE_FROM_DIR  = $(LOCAL)/upgrade-from-$(UPGRADE_FROM_SHA)
 UPGRADE_FROM_BINS = $(BIN)/sequentialjob-controller-$(UPGRADE_FROM_SHA) $(BIN)/sequentialjob-$(UPGRADE_FROM_SHA)
 UPGRADE_RUNS     ?= 30
