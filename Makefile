@@ -135,7 +135,7 @@ release-manifests: $(KUSTOMIZE)
 ##@ Test
 
 .PHONY: test
-test: verify $(CLUSTER_BINS) $(KUEUE_BINS) $(JOBSET_BINS) build ## Every tier: unit, envtest, e2e; and the image.
+test: verify $(CLUSTER_BINS) $(KUEUE_BINS) $(JOBSET_BINS) build upgrade-from ## Every tier: unit, envtest, e2e; and the image.
 	go test ./... -count=1 -timeout 40m
 	cd tools && go test ./image/... -count=1 -timeout 20m
 
@@ -189,6 +189,43 @@ CHAOS_ARGS  ?=
 .PHONY: chaos
 chaos: $(CLUSTER_BINS) ## Every chaos scenario on the local cluster (SIGKILLs, API faults, apiserver restarts, leader kills), CHAOS_RUNS SequentialJobs of 5 steps each; a summary table; fails if anything is lost, doubled or wrong.
 	go test ./test/e2e/ -run '^TestChaos' -count=1 -v -timeout 120m -args -chaos.all -chaos.runs=$(CHAOS_RUNS) -chaos.kills=$(CHAOS_KILLS) $(CHAOS_ARGS)
+
+##@ Upgrade
+
+# The previous release the upgrade test starts from: the one place that names
+# it. cb23e4f is main before the run-state rework, the status users run today.
+UPGRADE_FROM     ?= cb23e4f
+UPGRADE_FROM_SHA  = $(shell git rev-parse --short=7 $(UPGRADE_FROM)^{commit} 2>/dev/null)
+UPGRADE_FROM_DIR  = $(LOCAL)/upgrade-from-$(UPGRADE_FROM_SHA)
+UPGRADE_FROM_BINS = $(BIN)/sequentialjob-controller-$(UPGRADE_FROM_SHA) $(BIN)/sequentialjob-$(UPGRADE_FROM_SHA)
+UPGRADE_RUNS     ?= 30
+UPGRADE_STEPS    ?= 5
+UPGRADE_ARGS     ?=
+# What the test reads: the old binaries, and the old CRD as that commit ships it.
+export SEQUENTIALJOB_UPGRADE_FROM = $(UPGRADE_FROM_SHA)
+
+# The old commit is checked out from this repository's history (a clone has
+# it; no branch is needed) with git archive, so nothing is left registered
+# as a worktree, and built with the Go modules it pins.
+.PHONY: upgrade-from
+upgrade-from: ## Build UPGRADE_FROM's controller and CLI into bin/ (…-<commit>) and unpack its tree (CRD) into .local/.
+	@if [ ! -x $(BIN)/sequentialjob-controller-$(UPGRADE_FROM_SHA) ] || [ ! -x $(BIN)/sequentialjob-$(UPGRADE_FROM_SHA) ] || [ ! -f $(UPGRADE_FROM_DIR)/config/crd/sequentialjobs.yaml ]; then \
+		rm -rf $(UPGRADE_FROM_DIR).tmp && mkdir -p $(UPGRADE_FROM_DIR).tmp && \
+		git archive $(UPGRADE_FROM_SHA) | tar -x -C $(UPGRADE_FROM_DIR).tmp && \
+		(cd $(UPGRADE_FROM_DIR).tmp && go build -o $(BIN)/sequentialjob-controller-$(UPGRADE_FROM_SHA) ./cmd/sequentialjob-controller && \
+			go build -o $(BIN)/sequentialjob-$(UPGRADE_FROM_SHA) ./cmd/sequentialjob) && \
+		rm -rf $(UPGRADE_FROM_DIR) && mv $(UPGRADE_FROM_DIR).tmp $(UPGRADE_FROM_DIR); \
+	fi
+
+.PHONY: test-upgrade
+test-upgrade: $(CLUSTER_BINS) upgrade-from ## UPGRADE_RUNS SequentialJobs x UPGRADE_STEPS steps started by UPGRADE_FROM's controller, upgraded mid-run (new CRD, current controller), then downgraded; fails if a run ends other than a fresh run would.
+	go test ./test/upgrade/ -count=1 -v -timeout 60m -args -upgrade.runs=$(UPGRADE_RUNS) -upgrade.steps=$(UPGRADE_STEPS) $(UPGRADE_ARGS)
+
+.PHONY: upgrade-capture
+upgrade-capture: $(CLUSTER_BINS) upgrade-from ## Capture what UPGRADE_FROM's controller leaves mid-run (statuses, Jobs, pods, its status schema) into render/testdata/upgrade-from-<commit>/, the inputs of render's status compatibility tests.
+	rm -rf render/testdata/upgrade-from-$(UPGRADE_FROM_SHA)
+	go test ./test/upgrade/ -count=1 -v -timeout 60m -args -upgrade.runs=$(UPGRADE_RUNS) -upgrade.steps=$(UPGRADE_STEPS) \
+		-upgrade.capture=$(ROOT)/render/testdata/upgrade-from-$(UPGRADE_FROM_SHA) $(UPGRADE_ARGS)
 
 ##@ Local cluster
 
