@@ -13,8 +13,9 @@ import (
 )
 
 // expectationTimeout is how long a reconcile waits for the cache to show
-// this controller's own writes before it stops trusting the cache for that
-// SequentialJob and reads live. Watch events normally arrive within
+// this controller's own writes before it reads that SequentialJob live
+// (and it waits again, then reads live again, until the cache has caught
+// up with what it read). Watch events normally arrive within
 // milliseconds; the timeout covers an event that never comes (a Job
 // deleted before the informer saw it).
 const expectationTimeout = 15 * time.Second
@@ -130,11 +131,34 @@ func (e *expectations) check(sj *v1alpha1.SequentialJob, jobs []batchv1.Job) ver
 		}
 		return cacheCurrent
 	case e.clock().Sub(x.since) > expectationTimeout:
-		delete(e.bySJ, sj.UID)
+		// The caller reads live and calls readLive: what it decides on
+		// then is a write of ours too, as far as the cache is concerned.
+		x.waiting = false
 		return cacheStale
 	}
 	x.waiting = true
 	return cacheBehind
+}
+
+// readLive records that a reconcile decided on a live read of sj, because
+// the cache had not shown our writes in time. Until the cache holds that
+// SequentialJob (or a later one) it is not trusted again: a cache that
+// lags longer than expectationTimeout (its watch cut, and re-opened only
+// after the reflector's backoff) otherwise showed the next reconcile the
+// status from before our writes, and render announced the transitions of
+// that status write a second time (the events repeated in make chaos's
+// API-faults scenario). The Jobs we created are forgotten: a live read
+// showed what exists, and a running step's Job the cache lacks is read
+// live anyway (confirmMissingJobs).
+func (e *expectations) readLive(sj *v1alpha1.SequentialJob) {
+	rv, err := strconv.ParseUint(sj.ResourceVersion, 10, 64)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	x := e.get(sj.UID)
+	if err == nil {
+		x.resourceVersion = max(x.resourceVersion, rv)
+	}
+	clear(x.created)
 }
 
 // waiting is true while a reconcile of the SequentialJob waits for the

@@ -71,6 +71,25 @@ func TestExpectations(t *testing.T) {
 		})
 	}
 
+	t.Run("a cache behind a live read is not trusted", func(t *testing.T) {
+		// The regression behind make chaos's repeated events: once the
+		// timeout sent a reconcile to read live, the next one trusted a
+		// cache still showing the status from before our write.
+		clock := now
+		e := newExpectations(func() time.Time { return clock })
+		e.wroteSequentialJob("uid", "10")
+		e.createdJob("uid", "run-1")
+		clock = clock.Add(expectationTimeout + time.Second)
+		assert.Equal(t, cacheStale, e.check(sj("9"), nil), "waited too long: read live")
+		e.readLive(sj("11"))
+		assert.Equal(t, cacheBehind, e.check(sj("9"), nil), "the cache still shows the status before our write")
+		assert.Equal(t, cacheBehind, e.check(sj("10"), nil), "nor is the cache trusted before it shows what the live read did")
+		clock = clock.Add(expectationTimeout + time.Second)
+		assert.Equal(t, cacheStale, e.check(sj("9"), nil), "a cache that never catches up is read around, again")
+		assert.Equal(t, cacheCurrent, e.check(sj("11"), nil), "the cache caught up; the created Job the live read accounted for is not awaited")
+		assert.Empty(t, e.bySJ)
+	})
+
 	t.Run("released Jobs are not released twice", func(t *testing.T) {
 		e := newExpectations(func() time.Time { return now })
 		e.releasedJob("uid", "run-0")

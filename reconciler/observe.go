@@ -229,6 +229,7 @@ func (r *Reconciler) read(ctx context.Context, req reconcile.Request) (sj *v1alp
 			if err := r.APIReader.Get(ctx, req.NamespacedName, sj); err != nil {
 				return nil, nil, false, client.IgnoreNotFound(err)
 			}
+			r.expect.readLive(sj)
 			jobs, err = listJobs(ctx, r.APIReader, sj)
 			return sj, jobs, false, err
 		}

@@ -11,9 +11,9 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
+	"example.com/sequentialjob/render"
 )
 
 // PluginFieldManager owns the fields the CLI sets (spec.suspend,
@@ -78,7 +78,7 @@ func printSequentialJob(out io.Writer, format string, sj *v1alpha1.SequentialJob
 	var err error
 	switch format {
 	case "yaml":
-		data, err = yaml.Marshal(sj)
+		data, err = render.ToYAML(sj)
 	case "json":
 		data, err = json.MarshalIndent(sj, "", "    ")
 		data = append(data, '\n')

@@ -168,6 +168,12 @@ func yamlDocuments(name string, data []byte) ([][]byte, error) {
 		}
 		// Strict: a key given twice is an error, as on the apiserver.
 		jsonDoc, err := yaml.YAMLToJSONStrict(doc)
+		if err != nil && json.Valid(doc) {
+			// JSON (kubectl -o json) may hold characters raw that YAML
+			// refuses (DEL, C1 controls); all are inside strings, where
+			// an escape means the same.
+			jsonDoc, err = yaml.YAMLToJSONStrict(render.EscapeForYAML(doc))
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: document %d is not valid YAML: %w", name, n, err)
 		}

@@ -119,6 +119,22 @@ func TestRenderCommand(t *testing.T) {
 				assert.Contains(t, errText, "spec.stepTemplate.image must not be set: every step names its own image")
 			},
 		},
+		"control-characters": {
+			reason: "Any string the apiserver accepts prints, and reads back the same: DEL, C0 and C1 controls, NEL, line separators, a BOM, noncharacters (DEL made render fail with \"control characters are not allowed\").",
+			check: func(t *testing.T, out renderedOutput, _ string) {
+				require.Len(t, out.Jobs, 1)
+				assert.Equal(t, []string{"del\x7fend", "bel\aesc\x1b[0m", "nul\x00", "c1\u0080\u009f", "nel\u0085", "ls\u2028",
+					"bom\ufeff", "nonchar\ufffe\uffff", "tab\tcr\r"}, out.Jobs[0].Spec.Template.Spec.Containers[0].Args)
+			},
+		},
+		"control-characters-json": {
+			reason: "JSON (kubectl get -o json) holds DEL, C1 controls and noncharacters raw, which YAML refuses: they are read as the JSON means them.",
+			file:   filepath.Join("testdata", "render", "control-characters-json", "sequentialjob.json"),
+			check: func(t *testing.T, out renderedOutput, _ string) {
+				require.Len(t, out.Jobs, 1)
+				assert.Equal(t, []string{"del\x7fend", "c1\u0080\u009f", "nel\u0085", "nonchar\ufffe\uffff"}, out.Jobs[0].Spec.Template.Spec.Containers[0].Args)
+			},
+		},
 		"unknown-fields": {
 			reason: "Misspelled fields are errors that name them, as with kubectl's strict field validation.",
 			check: func(t *testing.T, _ renderedOutput, errText string) {

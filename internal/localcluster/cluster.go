@@ -322,10 +322,22 @@ func (c *Cluster) stopWatchdog() {
 	c.watchdog = nil
 }
 
+// controllerManagerControllers are the kube-controller-manager controllers
+// the local cluster runs: those of a production cluster that act on Jobs,
+// their pods, or what admits them (docs/local-cluster.md lists the ones left
+// out, and why). resourcequota computes each ResourceQuota's usage, which
+// the apiserver's ResourceQuota admission plugin (on by default) needs
+// before it admits anything a quota counts: without it a quota is never
+// enforced, or forbids everything with "status unknown for quota".
+var controllerManagerControllers = []string{
+	"job", "garbagecollector", "namespace", "serviceaccount", "serviceaccount-token", "ttl-after-finished",
+	"clusterrole-aggregation", "resourcequota",
+}
+
 func (c *Cluster) startSystemComponents() error {
 	kcm := []string{
 		"--kubeconfig=" + c.Kubeconfig,
-		"--controllers=job,garbagecollector,namespace,serviceaccount,serviceaccount-token,ttl-after-finished,clusterrole-aggregation",
+		"--controllers=" + strings.Join(controllerManagerControllers, ","),
 		"--service-account-private-key-file=" + c.path(saKeyFile),
 		"--root-ca-file=" + c.path(caFile),
 		"--use-service-account-credentials=false",
