@@ -6,6 +6,7 @@ package eventpost
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	eventsv1 "k8s.io/api/events/v1"
@@ -72,12 +73,25 @@ func (p *eventPoster) enqueue(obj runtime.Object) {
 	}
 }
 
-// Start posts events until the manager stops.
+// drainTimeout bounds how long a stopping controller goes on posting the
+// events it had already recorded. Their reconciles wrote the status that
+// holds their transitions, so no later controller announces them again:
+// an event not posted now is lost (the upgrade test lost some this way).
+const drainTimeout = 5 * time.Second
+
+// Start posts events until the manager stops, then posts what is still
+// queued, for at most drainTimeout.
 func (p *eventPoster) Start(ctx context.Context) error {
+	posting, stopPosting := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPosting()
+	var writers sync.WaitGroup
 	for range eventWriters {
-		go p.post(ctx)
+		writers.Go(func() { p.post(ctx, posting) })
 	}
 	<-ctx.Done()
+	drainEnd := time.AfterFunc(drainTimeout, stopPosting)
+	defer drainEnd.Stop()
+	writers.Wait()
 	return nil
 }
 
@@ -85,24 +99,39 @@ func (p *eventPoster) Start(ctx context.Context) error {
 // nothing, and one that lost it still posts what it had recorded.
 func (p *eventPoster) NeedLeaderElection() bool { return false }
 
-func (p *eventPoster) post(ctx context.Context) {
+// post posts queued events with posting's context until stop is done, then
+// the ones still queued, until the queue is empty or posting ends.
+func (p *eventPoster) post(stop, posting context.Context) {
 	for {
 		select {
-		case <-ctx.Done():
-			return
 		case event := <-p.queue:
-			for attempt := 1; ; attempt++ {
-				_, err := p.client.Events(event.Namespace).Create(ctx, event, metav1.CreateOptions{})
-				if err == nil || apierrors.IsAlreadyExists(err) || ctx.Err() != nil {
-					break
+			p.postOne(posting, event)
+		case <-stop.Done():
+			for posting.Err() == nil {
+				select {
+				case event := <-p.queue:
+					p.postOne(posting, event)
+				default:
+					return
 				}
-				if attempt == 3 || !retriable(err) {
-					log.FromContext(ctx).Error(err, "Could not post an event", "reason", event.Reason, "note", event.Note)
-					break
-				}
-				time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
 			}
+			return
 		}
+	}
+}
+
+// postOne creates one event, retrying what clears up by itself.
+func (p *eventPoster) postOne(ctx context.Context, event *eventsv1.Event) {
+	for attempt := 1; ; attempt++ {
+		_, err := p.client.Events(event.Namespace).Create(ctx, event, metav1.CreateOptions{})
+		if err == nil || apierrors.IsAlreadyExists(err) || ctx.Err() != nil {
+			return
+		}
+		if attempt == 3 || !retriable(err) {
+			log.FromContext(ctx).Error(err, "Could not post an event", "reason", event.Reason, "note", event.Note)
+			return
+		}
+		time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
 	}
 }
 

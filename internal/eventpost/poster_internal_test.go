@@ -1,13 +1,19 @@
 package eventpost
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes/fake"
 )
 
 // TestRetriable: an event post is retried when the apiserver answers with a
@@ -30,4 +36,22 @@ func TestRetriable(t *testing.T) {
 	} {
 		assert.Equal(t, tc.want, retriable(tc.err), name)
 	}
+}
+
+// TestStopPostsWhatWasRecorded: events recorded before the manager stops
+// are still posted: their transitions are in status, so no later
+// controller would announce them.
+func TestStopPostsWhatWasRecorded(t *testing.T) {
+	clientset := fake.NewClientset()
+	p := &eventPoster{client: clientset.EventsV1(), queue: make(chan *eventsv1.Event, eventQueueSize)}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the manager is stopping before a writer took anything
+	for i := range 20 {
+		p.queue <- &eventsv1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: fmt.Sprintf("e%d", i)}, Reason: "StepStarted"}
+	}
+	require.NoError(t, p.Start(ctx))
+	list, err := clientset.EventsV1().Events("default").List(context.Background(), metav1.ListOptions{})
+	require.NoError(t, err)
+	assert.Len(t, list.Items, 20)
+	assert.Empty(t, p.queue)
 }
