@@ -686,11 +686,8 @@ func TestRenderGolden(t *testing.T) {
 	entries, err := os.ReadDir("testdata")
 	require.NoError(t, err)
 	for _, e := range entries {
-		if e.Name() == "fuzz" {
-			continue // the fuzz targets' seed corpora (fuzz_test.go)
-		}
-		if strings.HasPrefix(e.Name(), "upgrade-from-") {
-			continue // statuses of the previous release (upgrade_test.go)
+		if !fixtures.IsRenderCase(e) {
+			continue
 		}
 		assert.Contains(t, cases, e.Name(), "testdata/%s has no case in this table: every golden case states what it is for", e.Name())
 	}

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
+	"example.com/sequentialjob/test/fixtures"
 	"example.com/sequentialjob/test/testenv"
 )
 
@@ -154,8 +155,7 @@ func TestFixturesCoverEveryRenderCase(t *testing.T) {
 	entries, err := os.ReadDir(filepath.Join(testenv.Root(), "render", "testdata"))
 	require.NoError(t, err)
 	for _, e := range entries {
-		// testdata/fuzz holds the fuzz targets' seed corpora, not a case.
-		if e.IsDir() && e.Name() != "fuzz" {
+		if fixtures.IsRenderCase(e) {
 			assert.True(t, usedRenderCases[e.Name()], "render/testdata/%s has no fixture in test/gitops/fixtures_test.go", e.Name())
 		}
 	}
