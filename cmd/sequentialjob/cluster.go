@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -90,4 +91,14 @@ func printSequentialJob(out io.Writer, format string, sj *v1alpha1.SequentialJob
 	}
 	_, err = out.Write(data)
 	return err
+}
+
+// getNamed is client, then the object called name in the flags' namespace:
+// what every command that acts on one SequentialJob (or cron) starts with.
+func (f *clusterFlags) getNamed(ctx context.Context, name string, obj client.Object) (client.Client, error) {
+	c, ns, err := f.client()
+	if err != nil {
+		return nil, err
+	}
+	return c, c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj)
 }

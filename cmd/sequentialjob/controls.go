@@ -63,12 +63,9 @@ func controlCommand(use, short string, set func(*v1alpha1.SequentialJob, *sjac.S
 	cmd.Flags().StringVarP(&output, "output", "o", "", "yaml or json: print the SequentialJob as applied")
 	cmd.Flags().BoolVar(&force, "force-conflicts", false, "take the field over from the manager that owns it (for example a GitOps tool), as kubectl apply --server-side does")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, ns, err := flags.client()
-		if err != nil {
-			return err
-		}
 		sj := &v1alpha1.SequentialJob{}
-		if err := c.Get(cmd.Context(), client.ObjectKey{Namespace: ns, Name: args[0]}, sj); err != nil {
+		c, err := flags.getNamed(cmd.Context(), args[0], sj)
+		if err != nil {
 			return err
 		}
 		spec := sjac.SequentialJobSpec()
@@ -86,7 +83,7 @@ func controlCommand(use, short string, set func(*v1alpha1.SequentialJob, *sjac.S
 		}
 		if output != "" {
 			applied := &v1alpha1.SequentialJob{}
-			if err := c.Get(cmd.Context(), client.ObjectKey{Namespace: ns, Name: sj.Name}, applied); err != nil {
+			if err := c.Get(cmd.Context(), client.ObjectKey{Namespace: sj.Namespace, Name: sj.Name}, applied); err != nil {
 				return err
 			}
 			return printSequentialJob(cmd.OutOrStdout(), output, applied)

@@ -29,12 +29,9 @@ func newLogsCommand() *cobra.Command {
 	cmd.Flags().StringVar(&step, "step", "", "the step whose pod to read (default: the current step)")
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "stream the logs")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, ns, err := flags.client()
-		if err != nil {
-			return err
-		}
 		sj := &v1alpha1.SequentialJob{}
-		if err := c.Get(cmd.Context(), client.ObjectKey{Namespace: ns, Name: args[0]}, sj); err != nil {
+		c, err := flags.getNamed(cmd.Context(), args[0], sj)
+		if err != nil {
 			return err
 		}
 		entry, err := stepEntry(sj, step)
@@ -42,7 +39,7 @@ func newLogsCommand() *cobra.Command {
 			return err
 		}
 		pods := &corev1.PodList{}
-		if err := c.List(cmd.Context(), pods, client.InNamespace(ns), client.MatchingLabels{batchv1.JobNameLabel: entry.JobName}); err != nil {
+		if err := c.List(cmd.Context(), pods, client.InNamespace(sj.Namespace), client.MatchingLabels{batchv1.JobNameLabel: entry.JobName}); err != nil {
 			return err
 		}
 		pod, err := stepPod(entry, pods.Items)
@@ -57,7 +54,7 @@ func newLogsCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		stream, err := cs.CoreV1().Pods(ns).GetLogs(pod.Name, &corev1.PodLogOptions{Container: entry.Name, Follow: follow}).Stream(cmd.Context())
+		stream, err := cs.CoreV1().Pods(sj.Namespace).GetLogs(pod.Name, &corev1.PodLogOptions{Container: entry.Name, Follow: follow}).Stream(cmd.Context())
 		if err != nil {
 			return fmt.Errorf("reading the logs of pod %s (step %s, Job %s): %w", pod.Name, entry.Name, entry.JobName, err)
 		}

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 )
@@ -27,12 +26,8 @@ func newStatusCommand() *cobra.Command {
 	flags := newClusterFlags(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "", "yaml or json: print the SequentialJob instead of the tree")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, ns, err := flags.client()
-		if err != nil {
-			return err
-		}
 		sj := &v1alpha1.SequentialJob{}
-		if err := c.Get(cmd.Context(), client.ObjectKey{Namespace: ns, Name: args[0]}, sj); err != nil {
+		if _, err := flags.getNamed(cmd.Context(), args[0], sj); err != nil {
 			return err
 		}
 		if output != "" {

@@ -31,12 +31,9 @@ it is listed in status.active while it runs and counts towards the history limit
 	flags := newClusterFlags(cmd)
 	cmd.Flags().StringVarP(&output, "output", "o", "", "yaml or json: print the SequentialJob as created")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c, ns, err := flags.client()
-		if err != nil {
-			return err
-		}
 		cron := &v1alpha1.SequentialCronJob{}
-		if err := c.Get(cmd.Context(), client.ObjectKey{Namespace: ns, Name: args[0]}, cron); err != nil {
+		c, err := flags.getNamed(cmd.Context(), args[0], cron)
+		if err != nil {
 			return err
 		}
 		run := schedule.NewRun(cron, manualRunName(cron.Name, rand.String(5)), time.Time{})
