@@ -71,11 +71,11 @@ func (r *Reconciler) writeStatus(ctx context.Context, sj *v1alpha1.SequentialJob
 // them go (see CacheOptions).
 func (r *Reconciler) release(ctx context.Context, sj *v1alpha1.SequentialJob, jobs []batchv1.Job, names []string) error {
 	for _, name := range r.expect.stillReleasing(sj.UID, names) {
-		i := slices.IndexFunc(jobs, func(j batchv1.Job) bool { return j.Name == name })
-		if i < 0 {
+		job := jobNamed(jobs, name)
+		if job == nil {
 			continue
 		}
-		if err := releaseJob(ctx, r.Client, &jobs[i]); err != nil {
+		if err := releaseJob(ctx, r.Client, job); err != nil {
 			return fmt.Errorf("releasing Job %s: %w", name, err)
 		}
 		r.expect.releasedJob(sj.UID, name)

@@ -118,8 +118,7 @@ func (e *expectations) check(sj *v1alpha1.SequentialJob, jobs []batchv1.Job) ver
 		}
 	}
 	for name := range x.released {
-		i := slices.IndexFunc(jobs, func(j batchv1.Job) bool { return j.Name == name })
-		if i < 0 || !slices.Contains(jobs[i].Finalizers, v1alpha1.FinalizerStepResult) {
+		if job := jobNamed(jobs, name); job == nil || !slices.Contains(job.Finalizers, v1alpha1.FinalizerStepResult) {
 			delete(x.released, name)
 		}
 	}

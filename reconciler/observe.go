@@ -36,11 +36,11 @@ func (r *Reconciler) answer(ctx context.Context, obs render.Observed, needs rend
 	}
 	answers.Rejected = r.dryRun(ctx, needs.DryRun)
 	for _, name := range needs.PodsOf {
-		i := slices.IndexFunc(obs.Jobs, func(j batchv1.Job) bool { return j.Name == name })
-		if i < 0 {
+		job := jobNamed(obs.Jobs, name)
+		if job == nil {
 			continue
 		}
-		pods, err := r.podsOf(ctx, &obs.Jobs[i])
+		pods, err := r.podsOf(ctx, job)
 		if err != nil {
 			return nil, err
 		}
@@ -145,13 +145,14 @@ func (r *Reconciler) lookUpJobName(ctx context.Context, obs *render.Observed, na
 	return nil
 }
 
-func listed(jobs []batchv1.Job, name string) bool {
-	for i := range jobs {
-		if jobs[i].Name == name {
-			return true
-		}
+func listed(jobs []batchv1.Job, name string) bool { return jobNamed(jobs, name) != nil }
+
+// jobNamed is the Job called name among jobs, or nil.
+func jobNamed(jobs []batchv1.Job, name string) *batchv1.Job {
+	if i := slices.IndexFunc(jobs, func(j batchv1.Job) bool { return j.Name == name }); i >= 0 {
+		return &jobs[i]
 	}
-	return false
+	return nil
 }
 
 // checkServiceAccount finds what admission cannot know before a step's Job
