@@ -230,16 +230,17 @@ type stateCollector struct {
 	sizes map[string]func() int
 }
 
+const bookkeepingHelp = "Entries of the controller's in-memory tables, by table: expectations (SequentialJobs whose own writes " +
+	"the cache has not shown yet), retries (SequentialJobs in an error streak), handoffs (steps that ended while the next one " +
+	"could not start yet). Each goes back to 0 once the runs are gone."
+
 func newStateCollector(reader client.Reader) *stateCollector {
 	return &stateCollector{
 		reader: reader,
 		cache: prometheus.NewDesc("sequentialjob_controller_cache_objects",
 			"Objects in the controller's informer cache, by resource (sequentialjobs, jobs, pods).", []string{"resource"}, nil),
-		tables: prometheus.NewDesc("sequentialjob_controller_bookkeeping_entries",
-			"Entries of the controller's in-memory tables, by table: expectations (SequentialJobs whose own writes the cache has not shown yet), "+
-				"retries (SequentialJobs in an error streak or backoff), handoffs (steps that ended while the next one could not start yet). "+
-				"Each goes back to 0 once the runs are gone.", []string{"table"}, nil),
-		sizes: map[string]func() int{},
+		tables: prometheus.NewDesc("sequentialjob_controller_bookkeeping_entries", bookkeepingHelp, []string{"table"}, nil),
+		sizes:  map[string]func() int{},
 	}
 }
 

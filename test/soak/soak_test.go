@@ -153,7 +153,7 @@ func (s *soak) stream(ctx context.Context, start time.Time, total time.Duration)
 	end := time.After(total)
 	nextRow := time.Minute
 	s.t.Logf("%-6s %10s %10s %10s %16s %7s %7s %7s %7s  %s", "minute", "RSS", "goroutines", "heap", "cache sj/job/pod", "expect", "retries", "handoff", "series", "runs created/gone/in flight")
-	s.sample(0)
+	s.printRow("0", 0, s.sample(0))
 	for {
 		select {
 		case <-ctx.Done():
