@@ -90,11 +90,8 @@ func (r *recorder) runGone(obj any) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// The delete event carries the object as it was last: keep the later
-	// of it and what was seen.
-	if last := r.runs[sj.UID]; last == nil || sj.ResourceVersion != "" {
-		r.runs[sj.UID] = sj
-	}
+	// The delete event carries the object as it was last.
+	r.runs[sj.UID] = sj
 	r.gone[sj.UID] = time.Now()
 }
 

@@ -56,6 +56,14 @@ func scrape(addr string) (map[string]float64, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A figure the endpoint does not expose would read 0 and never grow:
+	// its absence is an error, not a pass.
+	for _, name := range []string{"process_resident_memory_bytes", "go_goroutines", "go_memstats_heap_inuse_bytes",
+		"sequentialjob_controller_cache_objects", "sequentialjob_controller_bookkeeping_entries"} {
+		if families[name] == nil {
+			return nil, fmt.Errorf("the controller does not expose %s", name)
+		}
+	}
 	out := map[string]float64{
 		figRSS:        gauge(families["process_resident_memory_bytes"], "", ""),
 		figGoroutines: gauge(families["go_goroutines"], "", ""),
@@ -64,9 +72,6 @@ func scrape(addr string) (map[string]float64, error) {
 	}
 	cache := families["sequentialjob_controller_cache_objects"]
 	tables := families["sequentialjob_controller_bookkeeping_entries"]
-	if cache == nil || tables == nil {
-		return nil, fmt.Errorf("the controller exposes no sequentialjob_controller_cache_objects or sequentialjob_controller_bookkeeping_entries")
-	}
 	out[figCacheSJ] = gauge(cache, "resource", "sequentialjobs")
 	out[figCacheJobs] = gauge(cache, "resource", "jobs")
 	out[figCachePods] = gauge(cache, "resource", "pods")
