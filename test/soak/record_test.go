@@ -159,6 +159,9 @@ type verdict struct {
 	problems []string
 	jobs     int
 	events   int
+	// expiredAfter is, for a run with a TTL, how long after it completed
+	// it was gone (as the soak's watch saw it).
+	expiredAfter time.Duration
 }
 
 // check checks one run that is gone: one Job per step and attempt, each
@@ -243,6 +246,9 @@ func (r *recorder) check(rn *run) verdict {
 	}
 	if want := rn.kind.wantSteps(rn.stage >= 1); !slices.Equal(stepNames, want) {
 		problem("steps %v, want %v", stepNames, want)
+	}
+	if goneAt, ok := r.gone[rn.uid]; ok && sj.Spec.TTLSecondsAfterFinished != nil && sj.Status.CompletionTime != nil {
+		v.expiredAfter = goneAt.Sub(sj.Status.CompletionTime.Time)
 	}
 	if counts[v1alpha1.ReasonCompleted] == 0 {
 		problem("lost: no %s event", v1alpha1.ReasonCompleted)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -343,8 +344,12 @@ func (s *soak) report(total, streamed time.Duration) {
 	byKind := map[kind]int{}
 	var problems []string
 	jobs, events := 0, 0
+	var expired []time.Duration
 	for _, r := range runs {
 		v := s.rec.check(r)
+		if v.expiredAfter > 0 {
+			expired = append(expired, v.expiredAfter)
+		}
 		byKind[r.kind]++
 		jobs += v.jobs
 		events += v.events
@@ -357,6 +362,11 @@ func (s *soak) report(total, streamed time.Duration) {
 		kindsSeen = append(kindsSeen, fmt.Sprintf("%s %d", k, byKind[k]))
 	}
 	t.Logf("runs checked: %d (%s); %d Jobs, %d transition events", len(runs), strings.Join(kindsSeen, ", "), jobs, events)
+	if len(expired) > 0 {
+		slices.Sort(expired)
+		t.Logf("runs with ttlSecondsAfterFinished: %d, gone %s after they completed at the median, %s at most (TTL %ds)",
+			len(expired), expired[len(expired)/2].Round(100*time.Millisecond), expired[len(expired)-1].Round(100*time.Millisecond), ttl)
+	}
 	s.act.mu.Lock()
 	errs := s.act.errs
 	s.act.mu.Unlock()
