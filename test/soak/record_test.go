@@ -78,7 +78,12 @@ func (r *recorder) observeRun(obj any) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, gone := r.gone[sj.UID]; !gone {
+	if _, gone := r.gone[sj.UID]; gone {
+		return
+	}
+	// A delete bumps a custom resource's generation without a status
+	// change: a run's end is judged on its last state before the delete.
+	if sj.DeletionTimestamp.IsZero() || r.runs[sj.UID] == nil {
 		r.runs[sj.UID] = sj
 	}
 }
@@ -90,8 +95,9 @@ func (r *recorder) runGone(obj any) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// The delete event carries the object as it was last.
-	r.runs[sj.UID] = sj
+	if r.runs[sj.UID] == nil {
+		r.runs[sj.UID] = sj
+	}
 	r.gone[sj.UID] = time.Now()
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/stretchr/testify/require"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -26,6 +27,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 	"example.com/sequentialjob/internal/localcluster"
@@ -59,6 +61,9 @@ func TestSoak(t *testing.T) {
 	if *durationFlag == 0 {
 		t.Skip("the soak runs only with -soak.duration (make soak)")
 	}
+	// The soak's own informers log through controller-runtime: nothing of
+	// theirs is a figure.
+	ctrllog.SetLogger(logr.Discard())
 	total := *durationFlag
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
