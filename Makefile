@@ -190,6 +190,16 @@ CHAOS_ARGS  ?=
 chaos: $(CLUSTER_BINS) ## Every chaos scenario on the local cluster (SIGKILLs, API faults, apiserver restarts, leader kills), CHAOS_RUNS SequentialJobs of 5 steps each; a summary table; fails if anything is lost, doubled or wrong.
 	go test ./test/e2e/ -run '^TestChaos' -count=1 -v -timeout 120m -args -chaos.all -chaos.runs=$(CHAOS_RUNS) -chaos.kills=$(CHAOS_KILLS) $(CHAOS_ARGS)
 
+# The soak: a steady stream of runs for SOAK (docs/reliability.md, "Soak").
+# Not in `make test`: `go test ./...` only compiles test/soak and skips it.
+# go test's own timeout is off: the soak bounds each of its waits itself.
+SOAK      ?= 60m
+SOAK_ARGS ?=
+
+.PHONY: soak
+soak: $(CLUSTER_BINS) ## A steady stream of runs (creates, edits, suspends, retries, deletes, TTLs) on the local cluster for SOAK (default 60m); the controller's RSS, goroutines, heap, cache objects, tables and metric series every minute; fails if one grows >10% over the second half, or anything is lost, doubled or left.
+	go test ./test/soak/ -run '^TestSoak$$' -count=1 -v -timeout 0 -args -soak.duration=$(SOAK) $(SOAK_ARGS)
+
 ##@ Upgrade
 
 # The previous release the upgrade test starts from: the one place that names

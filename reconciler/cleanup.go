@@ -83,6 +83,8 @@ func (r *Reconciler) cleanup(ctx context.Context, sj *v1alpha1.SequentialJob) (r
 		return reconcile.Result{}, client.IgnoreNotFound(fmt.Errorf("removing finalizer: %w", err))
 	}
 	r.expect.forget(sj.UID)
+	r.retries.forget(sj.UID)
+	r.Metrics.forget(sj.UID)
 	r.Recorder.Eventf(sj, nil, corev1.EventTypeNormal, EventCleanup, "Delete", "all Jobs are gone; finalizer removed")
 	return reconcile.Result{}, nil
 }

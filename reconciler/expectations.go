@@ -186,3 +186,11 @@ func (e *expectations) forget(uid types.UID) {
 	defer e.mu.Unlock()
 	delete(e.bySJ, uid)
 }
+
+// len is the number of SequentialJobs with an entry (a metric: it must
+// follow the runs in progress, see Metrics.track).
+func (e *expectations) len() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.bySJ)
+}

@@ -2,10 +2,15 @@ package reconciler
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
@@ -22,6 +27,7 @@ type Metrics struct {
 	handoff        prometheus.Histogram
 	queueWait      *prometheus.HistogramVec
 	runs           *prometheus.CounterVec
+	state          *stateCollector
 
 	// terminalSeen remembers when a step was first seen terminal while the
 	// next step could not start yet, so the handoff that follows later is
@@ -55,10 +61,44 @@ func NewMetrics(reg prometheus.Registerer, lister client.Reader) *Metrics {
 			Name: "sequentialjob_runs_total", Help: "Runs that ended, by outcome (succeeded, failed)."}, []string{"namespace", "outcome"}),
 		terminalSeen: map[string]time.Time{},
 	}
+	m.state = newStateCollector(lister)
+	m.state.track("handoffs", m.handoffMarks)
 	reg.MustRegister(m.stepsStarted, m.stepsSucceeded, m.stepsFailed, m.stepDuration, m.handoff, m.queueWait, m.runs,
 		&runsInProgress{reader: lister, desc: prometheus.NewDesc("sequentialjob_runs_in_progress",
-			"SequentialJobs that have not finished (phase Pending, Queued, Running or Suspended).", byNamespace, nil)})
+			"SequentialJobs that have not finished (phase Pending, Queued, Running or Suspended).", byNamespace, nil)},
+		m.state)
 	return m
+}
+
+// track exposes the size of one of the reconciler's in-memory tables.
+func (m *Metrics) track(table string, size func() int) {
+	if m != nil {
+		m.state.track(table, size)
+	}
+}
+
+// handoffMarks is the size of terminalSeen.
+func (m *Metrics) handoffMarks() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.terminalSeen)
+}
+
+// forget drops what is remembered of a SequentialJob that is gone: a step
+// that ended while the next could not start (suspended, then deleted)
+// would otherwise stay in terminalSeen for the life of the process.
+func (m *Metrics) forget(uid types.UID) {
+	if m == nil {
+		return
+	}
+	prefix := string(uid) + "/"
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for key := range m.terminalSeen {
+		if strings.HasPrefix(key, prefix) {
+			delete(m.terminalSeen, key)
+		}
+	}
 }
 
 // observe counts render's transitions. observedAt is when this reconcile
@@ -174,5 +214,59 @@ func (c *runsInProgress) Collect(ch chan<- prometheus.Metric) {
 	}
 	for ns, n := range counts {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), ns)
+	}
+}
+
+// stateCollector exposes, at scrape time, how much the controller holds in
+// memory: the objects of its informer cache by resource, and the entries of
+// its own per-SequentialJob tables. Both should follow the runs in
+// progress, not the runs ever seen: `make soak` fails when either grows
+// under a steady load (docs/reliability.md).
+type stateCollector struct {
+	reader        client.Reader
+	cache, tables *prometheus.Desc
+
+	mu    sync.Mutex
+	sizes map[string]func() int
+}
+
+const bookkeepingHelp = "Entries of the controller's in-memory tables, by table: expectations (SequentialJobs whose own writes " +
+	"the cache has not shown yet), retries (SequentialJobs in an error streak), handoffs (steps that ended while the next one " +
+	"could not start yet). Each goes back to 0 once the runs are gone."
+
+func newStateCollector(reader client.Reader) *stateCollector {
+	return &stateCollector{
+		reader: reader,
+		cache: prometheus.NewDesc("sequentialjob_controller_cache_objects",
+			"Objects in the controller's informer cache, by resource (sequentialjobs, jobs, pods).", []string{"resource"}, nil),
+		tables: prometheus.NewDesc("sequentialjob_controller_bookkeeping_entries", bookkeepingHelp, []string{"table"}, nil),
+		sizes:  map[string]func() int{},
+	}
+}
+
+func (c *stateCollector) track(table string, size func() int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sizes[table] = size
+}
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.cache; ch <- c.tables }
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	// Counted without copying: the lists are read for their length only.
+	for _, l := range []struct {
+		resource string
+		list     client.ObjectList
+	}{{"sequentialjobs", &v1alpha1.SequentialJobList{}}, {"jobs", &batchv1.JobList{}}, {"pods", &corev1.PodList{}}} {
+		if err := c.reader.List(context.Background(), l.list, client.UnsafeDisableDeepCopy); err != nil {
+			ch <- prometheus.NewInvalidMetric(c.cache, err)
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(c.cache, prometheus.GaugeValue, float64(meta.LenList(l.list)), l.resource)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for table, size := range c.sizes {
+		ch <- prometheus.MustNewConstMetric(c.tables, prometheus.GaugeValue, float64(size()), table)
 	}
 }

@@ -84,3 +84,11 @@ func logRetry(ctx context.Context, reported bool, doing string, err error, after
 	}
 	logger.V(1).Info("Retrying", "phase", doing, "error", err.Error(), "retryAfter", after.String())
 }
+
+// len is the number of SequentialJobs in an error streak (a metric, see
+// Metrics.track).
+func (r *retries) len() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.since)
+}

@@ -154,7 +154,7 @@ func New(mgr ctrl.Manager, metrics *Metrics) (*Reconciler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Reconciler{
+	r := &Reconciler{
 		Client:    mgr.GetClient(),
 		Jobs:      jobs,
 		APIReader: mgr.GetAPIReader(),
@@ -163,7 +163,10 @@ func New(mgr ctrl.Manager, metrics *Metrics) (*Reconciler, error) {
 		Metrics:   metrics,
 		expect:    newExpectations(clock.RealClock{}.Now),
 		retries:   newRetries(),
-	}, nil
+	}
+	metrics.track("expectations", r.expect.len)
+	metrics.track("retries", r.retries.len)
+	return r, nil
 }
 
 // jobsClient is client-go's Jobs client on the manager's connection
