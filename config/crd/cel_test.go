@@ -322,6 +322,25 @@ func TestCRDValidationRules(t *testing.T) {
 			spec:    oneStep + "  retryToken: " + strings.Repeat("r", v1alpha1.MaxRetryTokenLength+1) + "\n",
 			wantErr: "spec.retryToken: Too long: may not be more than 63 bytes",
 		},
+		"retryFrom names a step": {
+			reason: "A retry may start from any step of spec.containers.",
+			spec:   "  containers: [{name: a, image: busybox}, {name: b, image: busybox}]\n  retryToken: again\n  retryFrom: b\n",
+		},
+		"retryFrom names no step": {
+			reason:  "A misspelt step would retry nothing the user meant: rejected, naming the value.",
+			spec:    oneStep + "  retryFrom: bulid\n",
+			wantErr: `spec.retryFrom: Invalid value: spec.retryFrom must name a step of spec.containers, and "bulid" names none`,
+		},
+		"retryFrom names a finally step": {
+			reason:  "The finally steps run again on every retry, so a retry cannot start among them.",
+			spec:    oneStep + "  finally: [{name: z, image: busybox}]\n  retryFrom: z\n",
+			wantErr: `spec.retryFrom: Invalid value: spec.retryFrom must name a step of spec.containers, and "z" is a finally step: the finally steps run again on every retry`,
+		},
+		"retryFrom over 63 characters": {
+			reason:  "A step name is at most 63 characters, and so is retryFrom.",
+			spec:    oneStep + "  retryFrom: " + strings.Repeat("r", 64) + "\n",
+			wantErr: "spec.retryFrom: Too long: may not be more than 63 bytes",
+		},
 		"suspend not a boolean": {
 			reason:  "suspend is a boolean.",
 			spec:    oneStep + "  suspend: maybe\n",

@@ -63,7 +63,7 @@ var specFields = map[string]struct {
 	"finally": {whatItRuns, "steps the run runs at its end", "  finally: [{name: z, image: busybox}]\n"},
 	"runDeadlineSeconds": {whatItRuns, "part of the run's definition, like a step's activeDeadlineSeconds: " +
 		"moving it mid-run changes whether the run succeeds, so it is frozen with the rest " +
-		"(docs/step-controls.md names only suspend, retryToken and ttlSecondsAfterFinished as run controls)",
+		"(docs/step-controls.md names only suspend, retryToken, retryFrom and ttlSecondsAfterFinished as run controls)",
 		"  runDeadlineSeconds: 60\n"},
 	"jobManagedBy": {whatItRuns, "which controller runs the step Jobs (Kueue's MultiKueue: on which cluster)",
 		"  jobManagedBy: kueue.x-k8s.io/multikueue\n"},
@@ -74,6 +74,8 @@ var specFields = map[string]struct {
 		"  suspend: true\n"},
 	"retryToken": {runControl, "re-runs a failed run from its failed step, with the spec it ran",
 		"  retryToken: again\n"},
+	"retryFrom": {runControl, "with retryToken, the step a retry re-runs from: it re-runs the spec the run has",
+		"  retryFrom: a\n"},
 	"ttlSecondsAfterFinished": {runControl, "when to delete the finished run: changes nothing it runs",
 		"  ttlSecondsAfterFinished: 60\n"},
 }

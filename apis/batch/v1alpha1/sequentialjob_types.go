@@ -27,6 +27,7 @@ import (
 // +kubebuilder:validation:XValidation:rule="self.containers.all(c, !has(c.volumeMounts) || sets.contains((has(self.template) && has(self.template.spec) && has(self.template.spec.volumes) ? self.template.spec.volumes.map(v, v.name) : []), c.volumeMounts.map(m, m.name)))",message="spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes",messageExpression=`[(has(self.template) && has(self.template.spec) && has(self.template.spec.volumes) ? self.template.spec.volumes.map(v, v.name) : [])].map(vn, [self.containers.map(c, has(c.volumeMounts) && !sets.contains(vn, c.volumeMounts.map(m, m.name)), c.name)[0]].map(step, 'spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes: step "' + step + '" mounts "' + self.containers.map(c, c.name == step, c.volumeMounts.map(m, !(m.name in vn), m.name)[0])[0] + '"')[0])[0]`
 // +kubebuilder:validation:XValidation:rule="!has(self.finally) || self.finally.all(f, !self.containers.exists(c, c.name == f.name))",message="spec.finally[].name must differ from every spec.containers[].name: a step's name is its identity",messageExpression=`'spec.finally[].name must differ from every spec.containers[].name: a step\'s name is its identity, and "' + self.finally.map(f, f.name).filter(n, self.containers.exists(c, c.name == n))[0] + '" is in both'`
 // +kubebuilder:validation:XValidation:rule="!has(self.stepSettings) || self.stepSettings.all(s, self.containers.exists(c, c.name == s.name) || (has(self.finally) && self.finally.exists(f, f.name == s.name)))",message="spec.stepSettings[].name must name a step of spec.containers or spec.finally",messageExpression=`'spec.stepSettings[].name must name a step of spec.containers or spec.finally, and "' + self.stepSettings.map(s, s.name).filter(n, !(self.containers.exists(c, c.name == n) || (has(self.finally) && self.finally.exists(f, f.name == n))))[0] + '" names none'`
+// +kubebuilder:validation:XValidation:rule="!has(self.retryFrom) || self.containers.exists(c, c.name == self.retryFrom)",message="spec.retryFrom must name a step of spec.containers",messageExpression=`has(self.finally) && self.finally.exists(f, f.name == self.retryFrom) ? 'spec.retryFrom must name a step of spec.containers, and "' + self.retryFrom + '" is a finally step: the finally steps run again on every retry' : 'spec.retryFrom must name a step of spec.containers, and "' + self.retryFrom + '" names none'`,fieldPath=".retryFrom"
 // +kubebuilder:validation:XValidation:rule="!(has(self.podFailurePolicy) || (has(self.stepSettings) && self.stepSettings.exists(s, has(s.podFailurePolicy)))) || self.?template.?spec.?restartPolicy.orValue('Never') == 'Never'",message="a podFailurePolicy needs spec.template.spec.restartPolicy Never (or unset), as a Job requires"
 // +kubebuilder:validation:XValidation:rule="!has(self.finally) || self.finally.all(c, !has(c.volumeMounts) || sets.contains((has(self.template) && has(self.template.spec) && has(self.template.spec.volumes) ? self.template.spec.volumes.map(v, v.name) : []), c.volumeMounts.map(m, m.name)))",message="spec.finally[].volumeMounts[].name must name a volume of spec.template.spec.volumes"
 // +kubebuilder:validation:XValidation:rule="!has(self.stepTemplate) || !has(self.stepTemplate.volumeMounts) || sets.contains((has(self.template) && has(self.template.spec) && has(self.template.spec.volumes) ? self.template.spec.volumes.map(v, v.name) : []), self.stepTemplate.volumeMounts.map(m, m.name))",message="spec.stepTemplate.volumeMounts[].name must name a volume of spec.template.spec.volumes"
@@ -140,6 +141,18 @@ type SequentialJobSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=63
 	RetryToken string `json:"retryToken,omitempty"`
+
+	// RetryFrom names the step (of containers) a retry starts from: with a
+	// new retryToken, that step and every step after it run again, each as
+	// its next attempt with a new Job, on a Failed or a Succeeded run; the
+	// steps before it keep their results, and the finally steps run again.
+	// On a Failed run whose failed step comes before it, the retry starts
+	// from the failed step: the steps between never succeeded. Without a
+	// new retryToken it does nothing. Immutable runs accept changes to it.
+	//
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	RetryFrom string `json:"retryFrom,omitempty"`
 
 	// TTLSecondsAfterFinished deletes the SequentialJob, and its Jobs with
 	// it, this long after the run finished, as a Job's field does. A GitOps

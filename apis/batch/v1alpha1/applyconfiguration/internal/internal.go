@@ -198,6 +198,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: podFailurePolicy
       type:
         namedType: io.k8s.api.batch.v1.PodFailurePolicy
+    - name: retryFrom
+      type:
+        scalar: string
     - name: retryToken
       type:
         scalar: string

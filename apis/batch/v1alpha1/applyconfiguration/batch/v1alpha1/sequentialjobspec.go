@@ -79,6 +79,14 @@ type SequentialJobSpecApplyConfiguration struct {
 	// new value seen while the run is not Failed (running, or Succeeded) is
 	// recorded and starts nothing. Immutable runs accept changes to it.
 	RetryToken *string `json:"retryToken,omitempty"`
+	// RetryFrom names the step (of containers) a retry starts from: with a
+	// new retryToken, that step and every step after it run again, each as
+	// its next attempt with a new Job, on a Failed or a Succeeded run; the
+	// steps before it keep their results, and the finally steps run again.
+	// On a Failed run whose failed step comes before it, the retry starts
+	// from the failed step: the steps between never succeeded. Without a
+	// new retryToken it does nothing. Immutable runs accept changes to it.
+	RetryFrom *string `json:"retryFrom,omitempty"`
 	// TTLSecondsAfterFinished deletes the SequentialJob, and its Jobs with
 	// it, this long after the run finished, as a Job's field does. A GitOps
 	// tool that owns the object (Argo CD, Flux) re-creates it, and the run
@@ -194,6 +202,14 @@ func (b *SequentialJobSpecApplyConfiguration) WithRunDeadlineSeconds(value int64
 // If called multiple times, the RetryToken field is set to the value of the last call.
 func (b *SequentialJobSpecApplyConfiguration) WithRetryToken(value string) *SequentialJobSpecApplyConfiguration {
 	b.RetryToken = &value
+	return b
+}
+
+// WithRetryFrom sets the RetryFrom field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the RetryFrom field is set to the value of the last call.
+func (b *SequentialJobSpecApplyConfiguration) WithRetryFrom(value string) *SequentialJobSpecApplyConfiguration {
+	b.RetryFrom = &value
 	return b
 }
 
