@@ -79,6 +79,9 @@ func retryEvent(sj *v1alpha1.SequentialJob, rec runRecord, status v1alpha1.Seque
 	if sj.Spec.RetryToken == old.RetryToken || old.ObservedGeneration == 0 {
 		return Event{}, false
 	}
+	if sj.Spec.RetryFrom != "" {
+		return retryFromEvent(sj, rec, status), true
+	}
 	if rec.retried {
 		return Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventRetry, Message: fmt.Sprintf(
 			"spec.retryToken changed to %q: attempt %d of the run starts again from where it failed; the steps that succeeded do not run again",
@@ -87,6 +90,28 @@ func retryEvent(sj *v1alpha1.SequentialJob, rec runRecord, status v1alpha1.Seque
 	return Event{Type: corev1.EventTypeWarning, Reason: v1alpha1.EventRetryIgnored, Message: fmt.Sprintf(
 		"spec.retryToken changed to %q while the run is %s: only a Failed run is retried, so it starts nothing",
 		sj.Spec.RetryToken, old.Phase)}, true
+}
+
+// retryFromEvent is retryEvent's for a retry from spec.retryFrom. It names
+// the entry the retry starts from: that step's, or the step that failed the
+// run when it came earlier (retryStart).
+func retryFromEvent(sj *v1alpha1.SequentialJob, rec runRecord, status v1alpha1.SequentialJobStatus) Event {
+	if !rec.retried {
+		return Event{Type: corev1.EventTypeWarning, Reason: v1alpha1.EventRetryIgnored, Message: fmt.Sprintf(
+			fmtRetryFromIgnored, sj.Spec.RetryToken, sj.Status.Phase, sj.Spec.RetryFrom)}
+	}
+	name := sj.Spec.RetryFrom
+	if start := retryStart(sj); start < len(sj.Status.Steps) {
+		name = sj.Status.Steps[start].Name
+	}
+	ref := &stepRef{name: name}
+	for i, step := range status.Steps {
+		if step.Name == name {
+			ref.index = i
+		}
+	}
+	return Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventRetry, Message: fmt.Sprintf(
+		fmtRetryFrom, sj.Spec.RetryToken, status.Attempt, ref.describe(), sj.Spec.RetryFrom)}
 }
 
 // transitionEvents are one transition's events: its start, when its Job

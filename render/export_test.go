@@ -25,6 +25,8 @@ const (
 	FmtNeverStartedDeadline = fmtNeverStartedDeadline
 	FmtQueued               = fmtQueued
 	MsgRemovedBeforeRetry   = msgRemovedBeforeRetry
+	FmtRetryFrom            = fmtRetryFrom
+	FmtRetryFromIgnored     = fmtRetryFromIgnored
 
 	TruncatedMarker = truncatedMarker
 )

@@ -49,6 +49,12 @@ const (
 	msgRemovedBeforeRetry   = "its step was removed from spec when the run was retried, so the run goes on without it"
 )
 
+// A retry from spec.retryFrom (retry.go): the Retry and RetryIgnored events.
+const (
+	fmtRetryFrom        = "spec.retryToken changed to %q: attempt %d of the run starts again from %s (spec.retryFrom: %s); the steps before it keep their results, and the finally steps run again"
+	fmtRetryFromIgnored = "spec.retryToken changed to %q while the run is %s: only a finished run is retried from spec.retryFrom (%s), so it starts nothing"
+)
+
 const fmtExpired = "the run finished %s at %s and spec.ttlSecondsAfterFinished (%d) has passed: deleting the SequentialJob and its Jobs"
 
 // A step's when (when.go).

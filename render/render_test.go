@@ -683,6 +683,7 @@ func TestRenderGolden(t *testing.T) {
 		},
 	}
 	maps.Copy(cases, whenGoldenCases)
+	maps.Copy(cases, retryFromGoldenCases)
 	entries, err := os.ReadDir("testdata")
 	require.NoError(t, err)
 	for _, e := range entries {

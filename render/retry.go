@@ -1,14 +1,22 @@
 package render
 
 import (
+	corev1 "k8s.io/api/core/v1"
+
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 )
 
 // retryRequested is true when spec.retryToken has a value the controller
 // has not seen and the run is Failed: the retry re-opens it. A new value
 // seen in any other phase is only recorded (see runStatus).
+//
+// With spec.retryFrom, a Succeeded run is re-opened too: the user asks for
+// steps that succeeded to run again (see reopenFrom).
 func retryRequested(sj *v1alpha1.SequentialJob) bool {
-	return sj.Spec.RetryToken != sj.Status.RetryToken && sj.Status.Phase == v1alpha1.PhaseFailed
+	if sj.Spec.RetryToken == sj.Status.RetryToken {
+		return false
+	}
+	return sj.Status.Phase == v1alpha1.PhaseFailed || (sj.Status.Phase == v1alpha1.PhaseSucceeded && sj.Spec.RetryFrom != "")
 }
 
 // reopen is a Failed run's record made ready to run again from where it
@@ -23,6 +31,9 @@ func retryRequested(sj *v1alpha1.SequentialJob) bool {
 // again, and no longer fails the run: it stays as it ended, marked allowed
 // (onFailure: Continue), as the user chose to go on without it.
 func reopen(sj *v1alpha1.SequentialJob) (steps, finally []v1alpha1.StepStatus) {
+	if sj.Spec.RetryFrom != "" {
+		return reopenFrom(sj)
+	}
 	old := sj.Status
 	steps = cloneEntries(old.Steps)
 	finally = cloneEntries(old.Finally)
@@ -63,6 +74,62 @@ func reopen(sj *v1alpha1.SequentialJob) (steps, finally []v1alpha1.StepStatus) {
 		}
 	}
 	return steps, finally
+}
+
+// retryStart is the entry a retry with spec.retryFrom starts from: the
+// entry of that step, or the first that failed the run when it comes
+// earlier (the steps between never succeeded, so they must run). A step
+// with no entry yet (added to spec after the run ended) starts after the
+// recorded ones: it never ran, so it runs as a pending step does.
+func retryStart(sj *v1alpha1.SequentialJob) int {
+	start := len(sj.Status.Steps)
+	for i, step := range sj.Status.Steps {
+		if step.Name == sj.Spec.RetryFrom || failedTheRun(step) {
+			return i
+		}
+	}
+	return start
+}
+
+// reopenFrom is a finished run's record made ready to run again from
+// spec.retryFrom (retryStart): that entry and every later one become
+// pending for their next attempt, the entries before it keep their results
+// (outputs, and Skipped by when), and every finally step runs again. An
+// entry whose step left spec cannot run again: it stays as it ended, and
+// one that failed the run is marked allowed, as reopen does.
+func reopenFrom(sj *v1alpha1.SequentialJob) (steps, finally []v1alpha1.StepStatus) {
+	start := retryStart(sj)
+	steps = cloneEntries(sj.Status.Steps[:start])
+	for _, step := range sj.Status.Steps[start:] {
+		if step, keep := reopenEntry(step, sj.Spec.Containers); keep {
+			steps = append(steps, step)
+		}
+	}
+	finally = make([]v1alpha1.StepStatus, 0, len(sj.Status.Finally))
+	for _, step := range sj.Status.Finally {
+		reopened, keep := reopenEntry(step, sj.Spec.Finally)
+		if !keep {
+			reopened = removedBeforeRetry(step) // a finally step keeps its place
+		}
+		finally = append(finally, reopened)
+	}
+	return steps, finally
+}
+
+// reopenEntry is one entry a retry runs again, and whether it stays in the
+// record: a failed entry of a removed step that never ran is dropped, as in
+// reopen.
+func reopenEntry(step v1alpha1.StepStatus, spec []corev1.Container) (v1alpha1.StepStatus, bool) {
+	switch {
+	case hasContainer(spec, step.Name):
+		return nextAttempt(step), true
+	case !failedTheRun(step):
+		return step, true
+	case step.StartTime == nil && len(step.PreviousAttempts) == 0:
+		return step, false
+	default:
+		return removedBeforeRetry(step), true
+	}
 }
 
 // removedBeforeRetry is a failed entry whose step left spec with the retry.
