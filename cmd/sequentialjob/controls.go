@@ -32,24 +32,63 @@ func newResumeCommand() *cobra.Command {
 }
 
 func newRetryCommand() *cobra.Command {
-	var token string
-	cmd := controlCommand("retry NAME [--retry-token TOKEN]", "Retry a Failed run from its failed step (a new spec.retryToken)",
+	var token, from string
+	cmd := controlCommand("retry NAME [--from STEP] [--retry-token TOKEN]",
+		"Retry a Failed run from its failed step (a new spec.retryToken), or a Failed or Succeeded run from a chosen step (--from: spec.retryFrom too)",
 		func(sj *v1alpha1.SequentialJob, spec *sjac.SequentialJobSpecApplyConfiguration) (string, error) {
-			if sj.Status.Phase != v1alpha1.PhaseFailed {
-				return "", fmt.Errorf("sequentialjob %s is %s, not Failed: only a Failed run is retried", sj.Name, sj.Status.Phase)
-			}
-			t := token
-			if t == "" {
-				t = "retry-" + time.Now().UTC().Format("20060102T150405Z")
-			}
-			if t == sj.Spec.RetryToken || t == sj.Status.RetryToken {
-				return "", fmt.Errorf("retry token %q was already used: a retry needs a new value", t)
-			}
-			spec.WithRetryToken(t)
-			return fmt.Sprintf("retried (retryToken %s)", t), nil
+			return retryIntent(sj, spec, token, from, time.Now())
 		})
 	cmd.Flags().StringVar(&token, "retry-token", "", "the new spec.retryToken (default: retry-<UTC time>)")
+	cmd.Flags().StringVar(&from, "from", "", "the step of spec.containers to re-run from, with every later step and the finally steps (spec.retryFrom)")
 	return cmd
+}
+
+// retryIntent fills spec with a retry of sj: a new spec.retryToken, and with
+// from, spec.retryFrom in the same apply, so the controller never sees the
+// token without the step it goes with. A retry without --from clears a
+// retryFrom this manager set before: a plain retry starts at the failed step.
+func retryIntent(sj *v1alpha1.SequentialJob, spec *sjac.SequentialJobSpecApplyConfiguration, token, from string, now time.Time) (string, error) {
+	if err := retryable(sj, from); err != nil {
+		return "", err
+	}
+	if token == "" {
+		token = "retry-" + now.UTC().Format("20060102T150405Z")
+	}
+	if token == sj.Spec.RetryToken || token == sj.Status.RetryToken {
+		return "", fmt.Errorf("retry token %q was already used: a retry needs a new value", token)
+	}
+	spec.WithRetryToken(token)
+	if from == "" {
+		return fmt.Sprintf("retried (retryToken %s)", token), nil
+	}
+	spec.WithRetryFrom(from)
+	return fmt.Sprintf("retried from step %s (retryToken %s)", from, token), nil
+}
+
+// retryable says why sj cannot be retried as asked, as the controller
+// would otherwise ignore it (a run not finished) or the apiserver reject it
+// (a step that is not one of spec.containers).
+func retryable(sj *v1alpha1.SequentialJob, from string) error {
+	if from == "" {
+		if sj.Status.Phase != v1alpha1.PhaseFailed {
+			return fmt.Errorf("sequentialjob %s is %s, not Failed: only a Failed run is retried (--from STEP re-runs a Succeeded one)", sj.Name, sj.Status.Phase)
+		}
+		return nil
+	}
+	if sj.Status.Phase != v1alpha1.PhaseFailed && sj.Status.Phase != v1alpha1.PhaseSucceeded {
+		return fmt.Errorf("sequentialjob %s is %s: only a Failed or Succeeded run is retried from a step", sj.Name, sj.Status.Phase)
+	}
+	for _, c := range sj.Spec.Containers {
+		if c.Name == from {
+			return nil
+		}
+	}
+	for _, c := range sj.Spec.Finally {
+		if c.Name == from {
+			return fmt.Errorf("%q is a finally step of sequentialjob %s: the finally steps run again on every retry; --from names a step of spec.containers", from, sj.Name)
+		}
+	}
+	return fmt.Errorf("sequentialjob %s has no step %q in spec.containers", sj.Name, from)
 }
 
 // controlCommand is a command that sets run controls in spec with
