@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -183,3 +184,52 @@ func managedBy(sj *v1alpha1.SequentialJob, manager, field string) bool {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// TestPluginRetryFromStep: a three-step run succeeds; `kubectl sequentialjob
+// retry --from second` re-runs exactly steps 1 and 2, each as attempt 2 in a
+// new Job, with their first attempts in previousAttempts; step 0's Job is
+// not touched or created again, and the run succeeds again as attempt 2.
+func TestPluginRetryFromStep(t *testing.T) {
+	t.Parallel()
+	plugin := buildPlugin(t) // this checkout's plugin: bin/ may hold an older one
+	ns := newNamespace(t)
+	jobs := recordJobs(t, ns)
+	const name = "rerun"
+	createSJ(t, fixtures.MakeSequentialJob(ns, name).Steps("first", "second", "third").Duration("200ms").Obj())
+	sj := waitForSJ(t, ns, name, "to finish", finished)
+	require.Equal(t, v1alpha1.PhaseSucceeded, sj.Status.Phase)
+	first := jobs.job(name + "-0")
+	require.NotNil(t, first)
+
+	out, err := triggerWith(plugin, "retry", name, "-n", ns, "--from", "second", "--retry-token", "again")
+	require.NoError(t, err, out)
+	assert.Equal(t, "sequentialjob.batch.example.com/"+name+" retried from step second (retryToken again)\n", out)
+	waitForEvent(t, ns, name, corev1.EventTypeNormal, v1alpha1.EventRetry)
+	sj = waitForSJ(t, ns, name, "to succeed again", func(sj *v1alpha1.SequentialJob) bool {
+		return sj.Status.Attempt == 2 && sj.Status.Phase == v1alpha1.PhaseSucceeded
+	})
+
+	jobs.requireOneAtATime(t)
+	require.Equal(t, []string{name + "-0", name + "-1", name + "-2", name + "-1-r2", name + "-2-r2"}, jobs.createdNames(),
+		"steps 1 and 2 ran again, step 0 did not")
+	again := jobs.job(name + "-0")
+	require.NotNil(t, again, "step 0's Job is kept")
+	require.Equal(t, first.UID, again.UID, "step 0's Job is not re-created")
+	require.Equal(t, first.Generation, again.Generation, "step 0's Job spec is not touched")
+	require.True(t, managedBy(sj, "kubectl-sequentialjob", "f:retryFrom"), "spec.retryFrom is owned by kubectl-sequentialjob: %v", sj.ManagedFields)
+	require.Equal(t, "second", sj.Spec.RetryFrom)
+
+	require.Len(t, sj.Status.Steps, 3)
+	step0 := sj.Status.Steps[0]
+	require.Equal(t, name+"-0", step0.JobName)
+	require.Equal(t, int32(1), step0.Attempt)
+	require.Empty(t, step0.PreviousAttempts)
+	for i, step := range sj.Status.Steps[1:] {
+		require.Equal(t, v1alpha1.PhaseSucceeded, step.Phase, step.Name)
+		require.Equal(t, int32(2), step.Attempt, step.Name)
+		require.Equal(t, fmt.Sprintf("%s-%d-r2", name, i+1), step.JobName)
+		require.Len(t, step.PreviousAttempts, 1, step.Name)
+		require.Equal(t, fmt.Sprintf("%s-%d", name, i+1), step.PreviousAttempts[0].JobName)
+		require.Equal(t, v1alpha1.PhaseSucceeded, step.PreviousAttempts[0].Phase)
+	}
+}
