@@ -26,6 +26,8 @@ const (
 	FmtQueued               = fmtQueued
 	MsgRemovedBeforeRetry   = msgRemovedBeforeRetry
 	FmtRetryFrom            = fmtRetryFrom
+	MsgRemovedBeforeAttempt = msgRemovedBeforeAttempt
+	FmtSucceededSkipping    = fmtSucceededSkipping
 	FmtRetryFromIgnored     = fmtRetryFromIgnored
 
 	TruncatedMarker = truncatedMarker

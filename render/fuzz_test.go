@@ -284,7 +284,7 @@ func (c *cluster) describe() string {
 	for _, ct := range c.sj.Spec.Finally {
 		fmt.Fprintf(&b, " %s", ct.Name)
 	}
-	fmt.Fprintf(&b, " suspend=%t retryToken=%q", ptr.Deref(c.sj.Spec.Suspend, false), c.sj.Spec.RetryToken)
+	fmt.Fprintf(&b, " suspend=%t retryToken=%q retryFrom=%q", ptr.Deref(c.sj.Spec.Suspend, false), c.sj.Spec.RetryToken, c.sj.Spec.RetryFrom)
 	fmt.Fprintf(&b, "\nstatus: phase %s retryToken=%q, steps:", c.sj.Status.Phase, c.sj.Status.RetryToken)
 	for _, s := range c.sj.Status.Steps {
 		fmt.Fprintf(&b, " %s=%s(%s)#%d", s.Name, s.Phase, s.Reason, s.Attempt)

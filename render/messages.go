@@ -47,6 +47,7 @@ const (
 	fmtLost                 = "Job %s and the record of its step are gone"
 	fmtPodsElsewhere        = "the Job ran under %s (spec.managedBy), so its pods are not in this cluster: no result or pod detail"
 	msgRemovedBeforeRetry   = "its step was removed from spec when the run was retried, so the run goes on without it"
+	msgRemovedBeforeAttempt = "its step was removed from spec before its next attempt started, so the run goes on without it"
 )
 
 // A retry from spec.retryFrom (retry.go): the Retry and RetryIgnored events.

@@ -102,8 +102,11 @@ func newSection(sj *v1alpha1.SequentialJob, finally bool, old []v1alpha1.StepSta
 		prev := oldEntry(old, i)
 		ref := slot{finally: finally, index: i, attempt: attemptOf(prev)}
 		step := followJob(sj, ref, prev, jobOf(jobs, finally, i, prev), jobs, now)
-		if step.Name == "" {
+		switch {
+		case step.Name == "":
 			step = lostStep(sj, ref, now)
+		case step.Phase == v1alpha1.PhasePending && !hasContainer(spec, step.Name):
+			step = removedBeforeAttempt(step)
 		}
 		ran[step.Name] = true
 		s.entries = append(s.entries, step)

@@ -132,6 +132,14 @@ func reopenEntry(step v1alpha1.StepStatus, spec []corev1.Container) (v1alpha1.St
 	}
 }
 
+// removedBeforeAttempt is an entry a retry re-opened (it waits, pending,
+// among the entries that started) whose step an edit then removed from
+// spec: as a removed pending step, it does not run. It keeps its history.
+func removedBeforeAttempt(step v1alpha1.StepStatus) v1alpha1.StepStatus {
+	step.Phase, step.Reason, step.Message = v1alpha1.PhaseSkipped, v1alpha1.ReasonRemovedFromSpec, msgRemovedBeforeAttempt
+	return step
+}
+
 // removedBeforeRetry is a failed entry whose step left spec with the retry.
 func removedBeforeRetry(step v1alpha1.StepStatus) v1alpha1.StepStatus {
 	step.OnFailure = v1alpha1.OnFailureContinue

@@ -222,6 +222,29 @@ func TestRetryFrom(t *testing.T) {
 				Attempt: 1, RetryEvent: fmt.Sprintf(render.FmtRetryFromIgnored, "early", v1alpha1.PhaseRunning, "build"),
 			},
 		},
+		"StepRemovedBeforeItsAttemptDoesNotRun": {
+			reason: "retryFrom test re-opens test and deploy; an edit then removes deploy before its attempt 2 starts: as a removed pending step it does not run (Skipped, RemovedFromSpec, its history kept), and the run succeeds once test does.",
+			sim: func() *fixtures.Sim {
+				s := succeededRun("").Advance(time.Minute).Edit(retryFrom("again", "test"))
+				s.Render()
+				s.Advance(time.Minute).Edit(func(spec *v1alpha1.SequentialJobSpec) { spec.Containers = spec.Containers[:2] }).Render()
+				return s.Advance(time.Minute).Complete("pipeline-1-r2", "")
+			},
+			want: want{
+				Outcome: outcome{Phase: v1alpha1.PhaseSucceeded,
+					Conditions: shown(v1alpha1.ReasonCompleted, fmt.Sprintf(render.FmtSucceededSkipping, 3, 1, "deploy"),
+						v1alpha1.ConditionAvailable, v1alpha1.ConditionComplete),
+					Events: []string{v1alpha1.EventStepSucceeded, v1alpha1.ReasonCompleted}, Written: true},
+				Steps: []step{
+					succeeded("build", "pipeline-0", 1),
+					succeeded("test", "pipeline-1-r2", 2, "pipeline-1"),
+					{Name: "deploy", JobName: "pipeline-2-r2", Phase: v1alpha1.PhaseSkipped, Reason: v1alpha1.ReasonRemovedFromSpec,
+						Message: render.MsgRemovedBeforeAttempt, Attempt: 2,
+						PreviousJobs: []string{"pipeline-2"}, PreviousPhases: []v1alpha1.Phase{v1alpha1.PhaseSucceeded}},
+				},
+				Attempt: 2,
+			},
+		},
 		"SkippedStepEvaluatedAgain": {
 			reason: "deploy was skipped in attempt 1 (when run.attempt > 1); the retry from test makes it pending, its when is evaluated again, and it runs as its first attempt, Job pipeline-2.",
 			sim: func() *fixtures.Sim {

@@ -273,9 +273,15 @@ func (c *cluster) act(src *byteSource) {
 		c.sj.Spec.Suspend = ptr.To(!ptr.Deref(c.sj.Spec.Suspend, false))
 		c.sj.Generation++
 	case op == 10:
-		// A new retry token: a retry of a Failed run, ignored otherwise.
+		// A new retry token: a retry of a Failed run, ignored otherwise;
+		// with retryFrom (a step of the spec, as CEL requires), a retry of
+		// a Failed or Succeeded run from that step.
 		c.retries++
 		c.sj.Spec.RetryToken = "retry-" + strconv.Itoa(c.retries)
+		c.sj.Spec.RetryFrom = ""
+		if steps := c.sj.Spec.Containers; len(steps) > 0 && src.intn(2) == 0 {
+			c.sj.Spec.RetryFrom = steps[src.intn(len(steps))].Name
+		}
 		c.sj.Generation++
 	}
 }

@@ -224,6 +224,10 @@ const (
 	// ReasonConditionNotMet: a step's when was false at its turn, so it
 	// was skipped (phase Skipped) and got no Job.
 	ReasonConditionNotMet = "ConditionNotMet"
+	// ReasonRemovedFromSpec: a step a retry re-opened for its next attempt
+	// was removed from spec by an edit before that attempt started: as a
+	// removed pending step, it does not run (phase Skipped, no Job).
+	ReasonRemovedFromSpec = "RemovedFromSpec"
 	// ReasonWhenEvaluationFailed: a step's when, valid when checked, failed
 	// as it was evaluated at the step's turn (for example int() of a
 	// result that is not a number): the step failed without a Job.
