@@ -76,7 +76,7 @@ func specChanged(sj *v1alpha1.SequentialJob, rec runRecord) (Event, bool) {
 // or nothing, because the run had not failed.
 func retryEvent(sj *v1alpha1.SequentialJob, rec runRecord, status v1alpha1.SequentialJobStatus) (Event, bool) {
 	old := sj.Status
-	if sj.Spec.RetryToken == old.RetryToken || old.ObservedGeneration == 0 {
+	if sj.Spec.RetryToken == old.RetryToken || old.ObservedGeneration == 0 || rec.deferred {
 		return Event{}, false
 	}
 	if sj.Spec.RetryFrom != "" {
@@ -94,21 +94,16 @@ func retryEvent(sj *v1alpha1.SequentialJob, rec runRecord, status v1alpha1.Seque
 
 // retryFromEvent is retryEvent's for a retry from spec.retryFrom. It names
 // the entry the retry starts from: that step's, or the step that failed the
-// run when it came earlier (retryStart).
+// run when it came earlier (retryStart), or, for a step with no entry yet,
+// the first pending one after the recorded steps.
 func retryFromEvent(sj *v1alpha1.SequentialJob, rec runRecord, status v1alpha1.SequentialJobStatus) Event {
 	if !rec.retried {
 		return Event{Type: corev1.EventTypeWarning, Reason: v1alpha1.EventRetryIgnored, Message: fmt.Sprintf(
 			fmtRetryFromIgnored, sj.Spec.RetryToken, sj.Status.Phase, sj.Spec.RetryFrom)}
 	}
-	name := sj.Spec.RetryFrom
-	if start := retryStart(sj); start < len(sj.Status.Steps) {
-		name = sj.Status.Steps[start].Name
-	}
-	ref := &stepRef{name: name}
-	for i, step := range status.Steps {
-		if step.Name == name {
-			ref.index = i
-		}
+	ref := &stepRef{index: rec.from, name: sj.Spec.RetryFrom}
+	if rec.from < len(status.Steps) {
+		ref.name = status.Steps[rec.from].Name
 	}
 	return Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventRetry, Message: fmt.Sprintf(
 		fmtRetryFrom, sj.Spec.RetryToken, status.Attempt, ref.describe(), sj.Spec.RetryFrom)}

@@ -26,6 +26,13 @@ type runRecord struct {
 	// retried is true when a new spec.retryToken re-opened a Failed run in
 	// this reconcile.
 	retried bool
+	// deferred is true when a retry from spec.retryFrom waits for a Job of
+	// the run that has not ended (see retryDeferred): the token is not yet
+	// seen, and nothing starts.
+	deferred bool
+	// from is the entry a retry from spec.retryFrom started from
+	// (retryStart), for its event.
+	from int
 }
 
 // section is one list of the record.
@@ -39,17 +46,30 @@ type section struct {
 func newRecord(sj *v1alpha1.SequentialJob, jobs observedJobs, now metav1.Time) runRecord {
 	old := sj.Status
 	retried := retryRequested(sj)
+	deferred := retried && retryDeferred(sj, jobs, now)
+	if deferred {
+		retried = false
+	}
 	if old.Phase.Terminal() && !retried {
-		return runRecord{steps: frozen(sj, false, old.Steps, jobs, now), finally: frozen(sj, true, old.Finally, jobs, now), finished: true}
+		return runRecord{steps: frozen(sj, false, old.Steps, jobs, now), finally: frozen(sj, true, old.Finally, jobs, now), finished: true,
+			deferred: deferred}
 	}
 	steps, finally := old.Steps, old.Finally
-	if retried {
+	from := 0
+	switch {
+	case retried && sj.Spec.RetryFrom != "":
+		// From the record as its Jobs tell it: a step the status still
+		// shows running may have ended since (retryDeferred waited for it).
+		steps, finally = frozen(sj, false, old.Steps, jobs, now).entries, frozen(sj, true, old.Finally, jobs, now).entries
+		from = retryStart(sj, steps)
+		steps, finally = reopenFrom(sj, steps, finally, from)
+	case retried:
 		steps, finally = reopen(sj)
 	}
 	// A step runs once in a run, in whichever list: one that ran as a step
 	// does not run again as a finally step.
 	ran := map[string]bool{}
-	rec := runRecord{retried: retried}
+	rec := runRecord{retried: retried, from: from}
 	if finallyStarted(finally, jobs) {
 		// The steps ended and the finally steps run: the steps are closed,
 		// as in a finished run, and an edit adds none.

@@ -2,6 +2,7 @@ package render
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 )
@@ -19,6 +20,25 @@ func retryRequested(sj *v1alpha1.SequentialJob) bool {
 	return sj.Status.Phase == v1alpha1.PhaseFailed || (sj.Status.Phase == v1alpha1.PhaseSucceeded && sj.Spec.RetryFrom != "")
 }
 
+// retryDeferred is true when a retry from spec.retryFrom must wait: a Job
+// of the finished run has not ended. It re-opens steps that may have run
+// since the status was written (a status write lost after an earlier retry
+// started a Job), and the run starts one Job at a time, so it waits for
+// that Job to end; the Job's end brings the next reconcile. A plain retry
+// re-opens only what failed, which a lost write cannot change, so it never
+// waits.
+func retryDeferred(sj *v1alpha1.SequentialJob, jobs observedJobs, now metav1.Time) bool {
+	if sj.Spec.RetryFrom == "" {
+		return false
+	}
+	for _, job := range jobs.all {
+		if !resultOf(job, now).phase.Terminal() {
+			return true
+		}
+	}
+	return false
+}
+
 // reopen is a Failed run's record made ready to run again from where it
 // failed. Every entry that failed the run (not one allowed to fail with
 // onFailure: Continue) becomes pending again; one that had a Job moves to
@@ -31,9 +51,6 @@ func retryRequested(sj *v1alpha1.SequentialJob) bool {
 // again, and no longer fails the run: it stays as it ended, marked allowed
 // (onFailure: Continue), as the user chose to go on without it.
 func reopen(sj *v1alpha1.SequentialJob) (steps, finally []v1alpha1.StepStatus) {
-	if sj.Spec.RetryFrom != "" {
-		return reopenFrom(sj)
-	}
 	old := sj.Status
 	steps = cloneEntries(old.Steps)
 	finally = cloneEntries(old.Finally)
@@ -81,32 +98,30 @@ func reopen(sj *v1alpha1.SequentialJob) (steps, finally []v1alpha1.StepStatus) {
 // earlier (the steps between never succeeded, so they must run). A step
 // with no entry yet (added to spec after the run ended) starts after the
 // recorded ones: it never ran, so it runs as a pending step does.
-func retryStart(sj *v1alpha1.SequentialJob) int {
-	start := len(sj.Status.Steps)
-	for i, step := range sj.Status.Steps {
+func retryStart(sj *v1alpha1.SequentialJob, entries []v1alpha1.StepStatus) int {
+	for i, step := range entries {
 		if step.Name == sj.Spec.RetryFrom || failedTheRun(step) {
 			return i
 		}
 	}
-	return start
+	return len(entries)
 }
 
-// reopenFrom is a finished run's record made ready to run again from
-// spec.retryFrom (retryStart): that entry and every later one become
+// reopenFrom is a finished run's record (entries and finallyEntries) made
+// ready to run again from spec.retryFrom, at entry start (retryStart): that entry and every later one become
 // pending for their next attempt, the entries before it keep their results
 // (outputs, and Skipped by when), and every finally step runs again. An
 // entry whose step left spec cannot run again: it stays as it ended, and
 // one that failed the run is marked allowed, as reopen does.
-func reopenFrom(sj *v1alpha1.SequentialJob) (steps, finally []v1alpha1.StepStatus) {
-	start := retryStart(sj)
-	steps = cloneEntries(sj.Status.Steps[:start])
-	for _, step := range sj.Status.Steps[start:] {
+func reopenFrom(sj *v1alpha1.SequentialJob, entries, finallyEntries []v1alpha1.StepStatus, start int) (steps, finally []v1alpha1.StepStatus) {
+	steps = cloneEntries(entries[:start])
+	for _, step := range entries[start:] {
 		if step, keep := reopenEntry(step, sj.Spec.Containers); keep {
 			steps = append(steps, step)
 		}
 	}
-	finally = make([]v1alpha1.StepStatus, 0, len(sj.Status.Finally))
-	for _, step := range sj.Status.Finally {
+	finally = make([]v1alpha1.StepStatus, 0, len(finallyEntries))
+	for _, step := range finallyEntries {
 		reopened, keep := reopenEntry(step, sj.Spec.Finally)
 		if !keep {
 			reopened = removedBeforeRetry(step) // a finally step keeps its place

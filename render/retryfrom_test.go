@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"k8s.io/utils/ptr"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 	"example.com/sequentialjob/render"
@@ -44,6 +45,18 @@ func succeededRun(result string, finally ...string) *fixtures.Sim {
 		s.Advance(time.Minute).Complete(fmt.Sprintf("pipeline-f%d", i), "").Render()
 	}
 	return s
+}
+
+// failedWhileBuildRuns: an edit made test invalid while build ran, which
+// failed the run with build's Job still running; the fix and a retry from
+// build come next.
+func failedWhileBuildRuns() *fixtures.Sim {
+	s := fixtures.NewSim(pipeline().Obj(), t0)
+	s.Render()
+	s.Rejected = map[string]render.Rejection{"test": {Reason: v1alpha1.ReasonInvalidStep, Message: "image: Required value"}}
+	s.Advance(time.Minute).Edit(func(spec *v1alpha1.SequentialJobSpec) { spec.BackoffLimit = ptr.To[int32](1) }).Render()
+	s.Rejected = nil
+	return s.Advance(time.Minute).Edit(retryFrom("again", "build"))
 }
 
 var retryFromScenarios = map[string]func() *fixtures.Sim{
@@ -243,6 +256,39 @@ func TestRetryFrom(t *testing.T) {
 						PreviousJobs: []string{"pipeline-2"}, PreviousPhases: []v1alpha1.Phase{v1alpha1.PhaseSucceeded}},
 				},
 				Attempt: 2,
+			},
+		},
+		"RetryWaitsForRunningJob": {
+			reason: "An edit found test invalid while build ran, failing the run with build's Job still running; a retry from build waits for that Job: nothing starts, the token is not yet seen, no event.",
+			sim:    failedWhileBuildRuns,
+			want: want{
+				Outcome: outcome{Phase: v1alpha1.PhaseFailed,
+					Conditions: shown(v1alpha1.ReasonInvalidStep, fmt.Sprintf(render.FmtInvalidStep, 1, "test", "image: Required value"),
+						v1alpha1.ConditionFailed, v1alpha1.ConditionStalled), Written: true},
+				Steps: []step{
+					{Name: "build", JobName: "pipeline-0", Phase: v1alpha1.PhaseRunning, Reason: v1alpha1.ReasonJobCreated, Attempt: 1},
+					{Name: "test", JobName: "pipeline-1", Phase: v1alpha1.PhaseFailed, Reason: v1alpha1.ReasonInvalidStep, Message: "image: Required value"},
+					{Name: "deploy", JobName: "pipeline-2", Phase: v1alpha1.PhasePending},
+				},
+				Attempt: 1,
+			},
+		},
+		"RetryGoesOnOnceTheJobEnds": {
+			reason: "Once build's Job ends, the waiting retry from build re-opens the run: build runs again as attempt 2.",
+			sim: func() *fixtures.Sim {
+				s := failedWhileBuildRuns()
+				s.Render()
+				return s.Advance(time.Minute).Complete("pipeline-0", "")
+			},
+			want: want{
+				Outcome: outcome{Phase: v1alpha1.PhaseRunning, Conditions: running(0, "build", "pipeline-0-r2", 0, 3), Job: "pipeline-0-r2",
+					Events: []string{v1alpha1.EventRetry, v1alpha1.EventStepStarted}, Written: true},
+				Steps: []step{
+					started("build", "pipeline-0-r2", 2, "pipeline-0", v1alpha1.PhaseSucceeded),
+					{Name: "test", JobName: "pipeline-1", Phase: v1alpha1.PhasePending},
+					{Name: "deploy", JobName: "pipeline-2", Phase: v1alpha1.PhasePending},
+				},
+				Attempt: 2, RetryEvent: retried("again", 2, "step 0 (build)", "build"),
 			},
 		},
 		"SkippedStepEvaluatedAgain": {

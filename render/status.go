@@ -28,6 +28,9 @@ func runStatus(sj *v1alpha1.SequentialJob, rec runRecord, d decision, now metav1
 	if rec.retried {
 		status.Attempt++
 	}
+	if rec.deferred {
+		status.RetryToken = old.RetryToken // not seen yet: acted on once the Job ends
+	}
 	if rec.finished {
 		status.ActiveStartTime = old.ActiveStartTime
 	}
