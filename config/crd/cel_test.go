@@ -268,8 +268,8 @@ func TestCRDValidationRules(t *testing.T) {
 			wantErr: `spec.approvedSteps[1]: Duplicate value: "a"`,
 		},
 		"approval gate on a finally step": {
-			reason: "A finally step runs whatever happened to the steps, often to clean up: holding it for a person would hold the cleanup.",
-			spec: oneStep + "  finally: [{name: notify, image: busybox}]\n  stepSettings: [{name: notify, approval: Required}]\n",
+			reason:  "A finally step runs whatever happened to the steps, often to clean up: holding it for a person would hold the cleanup.",
+			spec:    oneStep + "  finally: [{name: notify, image: busybox}]\n  stepSettings: [{name: notify, approval: Required}]\n",
 			wantErr: `spec.stepSettings[].approval gates only steps of spec.containers: a finally step runs whatever happened, so it takes no approval, and "notify" is a finally step`,
 		},
 		"step settings: onFailure not Stop or Continue": {
