@@ -34,6 +34,10 @@ var states = map[runState]stateRow{
 	// Reconciling keeps kstatus from reading a suspended run as Current.
 	stateSuspended: {phase: always(v1alpha1.PhaseSuspended), look: LookOnChange,
 		holds: []string{v1alpha1.ConditionReconciling, v1alpha1.ConditionSuspended}, text: suspendedText},
+	// Reconciling, as for Suspended: a run waiting for a person is not
+	// Current for kstatus.
+	stateWaiting: {phase: always(v1alpha1.PhaseWaiting), look: LookOnChange,
+		holds: []string{v1alpha1.ConditionReconciling, v1alpha1.ConditionAwaitingApproval}, text: awaitingText},
 	stateBlocked: {phase: waitingPhase, look: LookPoll,
 		holds: []string{v1alpha1.ConditionStalled}, text: blockedText},
 	// Reconciling, not Stalled: the controller retries on its own.
@@ -55,6 +59,7 @@ var states = map[runState]stateRow{
 var conditionTypes = []string{
 	v1alpha1.ConditionFailed, v1alpha1.ConditionProgressing, v1alpha1.ConditionAvailable, v1alpha1.ConditionReconciling,
 	v1alpha1.ConditionStalled, v1alpha1.ConditionResourcesUnavailable, v1alpha1.ConditionSuspended, v1alpha1.ConditionComplete,
+	v1alpha1.ConditionAwaitingApproval,
 }
 
 // presentOnlyWhileTrue are the conditions that tools read as "abnormal-true"
@@ -65,6 +70,7 @@ var presentOnlyWhileTrue = map[string]bool{
 	v1alpha1.ConditionResourcesUnavailable: true,
 	v1alpha1.ConditionSuspended:            true,
 	v1alpha1.ConditionComplete:             true,
+	v1alpha1.ConditionAwaitingApproval:     true,
 }
 
 func always(p v1alpha1.Phase) func(decision) v1alpha1.Phase {

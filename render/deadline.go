@@ -11,17 +11,18 @@ import (
 
 // runClock is the run's active-time clock (see
 // SequentialJobStatus.ActiveStartTime): activeStart moves later by the
-// time the run spent suspended (since suspendTime) or with its current
-// step waiting in its queue (since queueTime).
+// time the run spent suspended (since suspendTime), with its current
+// step waiting in its queue (since queueTime), or waiting for an approval
+// (since waitTime, approval.go).
 type runClock struct {
-	activeStart, suspendTime, queueTime *metav1.Time
+	activeStart, suspendTime, queueTime, waitTime *metav1.Time
 }
 
 // activeClock is the clock after this reconcile: it starts with the first
 // step, restarts with a retry, and stands still while the run is suspended
-// or its current step waits in its queue.
-func activeClock(sj *v1alpha1.SequentialJob, rec runRecord, suspended, queued bool, now metav1.Time) runClock {
-	c := runClock{sj.Status.ActiveStartTime, sj.Status.SuspendTime, sj.Status.QueueTime}
+// or its current step waits in its queue, or the run waits for an approval.
+func activeClock(sj *v1alpha1.SequentialJob, rec runRecord, suspended, queued, waiting bool, now metav1.Time) runClock {
+	c := runClock{sj.Status.ActiveStartTime, sj.Status.SuspendTime, sj.Status.QueueTime, sj.Status.ApprovalWaitTime}
 	if rec.retried {
 		c = runClock{activeStart: &now}
 	}
@@ -34,6 +35,7 @@ func activeClock(sj *v1alpha1.SequentialJob, rec runRecord, suspended, queued bo
 		}
 	}
 	c.activeStart, c.suspendTime = held(c.activeStart, c.suspendTime, suspended, now)
+	c.activeStart, c.waitTime = held(c.activeStart, c.waitTime, waiting, now)
 	return c
 }
 

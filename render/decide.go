@@ -33,17 +33,24 @@ func decide(obs Observed, jobs observedJobs, rec runRecord, now metav1.Time) dec
 	}
 	d.checkSteps(obs, rec, now)
 	queued := phaseIndex(d.steps, v1alpha1.PhaseQueued) >= 0
-	d.clock = activeClock(sj, rec, suspended, queued, now)
+	waiting := stillWaiting(sj, rec, suspended)
+	d.clock = activeClock(sj, rec, suspended, queued, waiting, now)
+	d.proceed(obs, jobs, suspended, suspended || queued || waiting, now)
+	d.settleWait(now)
+	return d
+}
 
-	failed := d.stopped(sj, jobs, suspended || queued, now)
+// proceed decides an unfinished run: the steps go on, else the finally
+// steps, else it ends. held stops the run deadline's clock.
+func (d *decision) proceed(obs Observed, jobs observedJobs, suspended, held bool, now metav1.Time) {
+	failed := d.stopped(obs.SequentialJob, jobs, held, now)
 	if failed == nil && !allTerminal(d.steps) && d.advance(obs, jobs, false, suspended, now) {
-		return d
+		return
 	}
 	if d.runFinally(obs, jobs, suspended, now) {
-		return d
+		return
 	}
 	d.end()
-	return d
 }
 
 // checkSteps fails the pending steps found invalid: the ones the apiserver
@@ -132,6 +139,8 @@ func (d *decision) start(obs Observed, jobs observedJobs, ref slot, suspended bo
 	case suspended:
 		// Nothing starts; the run-wide Suspended condition says why.
 		d.state = stateSuspended
+	case !ref.finally && gateHolds(sj, step.Name):
+		d.await(step)
 	case jobs.foreign[step.JobName] != nil:
 		d.state = stateBlocked
 		step.Reason = v1alpha1.ReasonJobNameConflict

@@ -163,11 +163,35 @@ func runEvents(t Transition, status v1alpha1.SequentialJobStatus) []Event {
 		return []Event{{Type: corev1.EventTypeNormal, Reason: v1alpha1.ReasonCompleted, Message: conditionMessage(status, v1alpha1.ConditionAvailable)}}
 	case t.To == v1alpha1.PhaseSuspended:
 		return []Event{{Type: corev1.EventTypeNormal, Reason: v1alpha1.ReasonSuspended, Message: conditionMessage(status, v1alpha1.ConditionSuspended)}}
+	case t.To == v1alpha1.PhaseWaiting:
+		return append(resumed(t), awaitingEvent(status))
 	case t.From == v1alpha1.PhaseSuspended && !t.To.Terminal():
-		return []Event{{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventResumed,
-			Message: "spec.suspend was cleared: the run resumes; a step that was running starts its pods again"}}
+		return resumed(t)
+	case t.From == v1alpha1.PhaseWaiting && (t.To == v1alpha1.PhaseRunning || t.To == v1alpha1.PhaseQueued):
+		return []Event{approvedEvent(status)}
 	}
 	return nil
+}
+
+func resumed(t Transition) []Event {
+	if t.From != v1alpha1.PhaseSuspended {
+		return nil
+	}
+	return []Event{{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventResumed,
+		Message: "spec.suspend was cleared: the run resumes; a step that was running starts its pods again"}}
+}
+
+// awaitingEvent and approvedEvent tell that the run reached an approval
+// gate (approval.go), and that the gate released it: status.progress names
+// the gated step.
+func awaitingEvent(status v1alpha1.SequentialJobStatus) Event {
+	what := fmt.Sprintf(fmtStep, status.Progress.CurrentIndex, status.Progress.CurrentStep)
+	return Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.ReasonAwaitingApproval, Message: fmt.Sprintf(fmtAwaitingEvent, what)}
+}
+
+func approvedEvent(status v1alpha1.SequentialJobStatus) Event {
+	what := fmt.Sprintf(fmtStep, status.Progress.CurrentIndex, status.Progress.CurrentStep)
+	return Event{Type: corev1.EventTypeNormal, Reason: v1alpha1.EventApproved, Message: fmt.Sprintf(fmtApprovedEvent, what)}
 }
 
 func hasReason(status v1alpha1.SequentialJobStatus, conditionType, reason string) bool {

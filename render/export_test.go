@@ -7,6 +7,10 @@ const (
 	FmtRunning          = fmtRunning
 	FmtQueuedRun        = fmtQueuedRun
 	FmtSuspendedAt      = fmtSuspendedAt
+	FmtAwaitingApproval = fmtAwaitingApproval
+	FmtAwaitingStep     = fmtAwaitingStep
+	FmtAwaitingEvent    = fmtAwaitingEvent
+	FmtApprovedEvent    = fmtApprovedEvent
 	FmtFinallyAfter     = fmtFinallyAfter
 	FmtFinallyAfterFail = fmtFinallyAfterFail
 	FmtAllSucceeded     = fmtAllSucceeded

@@ -11,6 +11,8 @@ const (
 	fmtQueuedRun        = "%s is queued: %s; %d of %d steps succeeded"
 	fmtSuspendedAt      = "the run is suspended (spec.suspend) at %s"
 	msgSuspendedAtStart = "the run is suspended (spec.suspend) before its first step"
+	// fmtAwaitingApproval: the run waits at a gated step (approval.go).
+	fmtAwaitingApproval = "%s waits for approval: add %q to spec.approvedSteps (kubectl sequentialjob approve <run> --step %s)"
 	fmtBlocked          = "%s cannot start: Job %s exists and is not controlled by this SequentialJob; delete or rename that Job"
 	fmtWaiting          = "%s is waiting: %s"
 	fmtRetrying         = "%s is waiting: the controller retries an error of the apiserver (reported as Failed if it persists for %s): %s"
@@ -38,6 +40,7 @@ const (
 	// Step entries.
 	fmtJobNameTaken         = "Job %s exists and is not controlled by this SequentialJob"
 	fmtStepLimit            = "the run has started %d steps, the most one run may start; edits added more"
+	fmtAwaitingStep         = "waits for approval: its Job is created once spec.approvedSteps lists %q"
 	fmtStepSuspended        = "the run is suspended: Job %s is suspended and its pods deleted; they start again when the run resumes"
 	fmtQueuedStepSuspended  = "the run is suspended: Job %s, admitted by LocalQueue %s, runs on (Kueue decides its suspension); no later step starts until the run resumes"
 	fmtStoppedByDeadline    = "stopped: the run deadline (spec.runDeadlineSeconds: %d) passed while it ran"
@@ -54,6 +57,12 @@ const (
 const (
 	fmtRetryFrom        = "spec.retryToken changed to %q: attempt %d of the run starts again from %s (spec.retryFrom: %s); the steps before it keep their results, and the finally steps run again"
 	fmtRetryFromIgnored = "spec.retryToken changed to %q while the run is %s: only a finished run is retried from spec.retryFrom (%s), so it starts nothing"
+)
+
+// Approval gates (approval.go): the events.
+const (
+	fmtAwaitingEvent = "%s waits for approval (stepSettings approval: Required); the run deadline does not count the wait"
+	fmtApprovedEvent = "%s was approved (spec.approvedSteps): its Job is created"
 )
 
 const fmtExpired = "the run finished %s at %s and spec.ttlSecondsAfterFinished (%d) has passed: deleting the SequentialJob and its Jobs"

@@ -672,6 +672,27 @@ func TestRenderGolden(t *testing.T) {
 				assert.Equal(t, 55*time.Second, got.Requeue.After)
 			},
 		},
+		"approval-gate-holds-run": {
+			reason: "The gated step's turn came: no Job, phase Waiting, AwaitingApproval True naming it, one event; the run deadline is not looked at while it waits.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Nil(t, got.Job)
+				assert.Equal(t, v1alpha1.PhaseWaiting, got.Status.Phase)
+				assert.Equal(t, v1alpha1.ReasonAwaitingApproval, got.Status.Steps[1].Reason)
+				assert.NotNil(t, got.Status.ApprovalWaitTime)
+				assert.Zero(t, got.Requeue.After)
+				assertEvents(t, got, v1alpha1.EventStepSucceeded, v1alpha1.ReasonAwaitingApproval)
+			},
+		},
+		"approval-releases-gate": {
+			reason: "spec.approvedSteps lists the step: its Job is created, Approved event; the wait moved the active start, so the deadline requeue is 300s minus the one active minute.",
+			check: func(t *testing.T, got render.Desired) {
+				require.NotNil(t, got.Job)
+				assert.Equal(t, "pipeline-1", *got.Job.Name)
+				assert.Equal(t, v1alpha1.PhaseRunning, got.Status.Phase)
+				assert.Nil(t, got.Status.ApprovalWaitTime)
+				assertEvents(t, got, v1alpha1.EventStepStarted, v1alpha1.EventApproved)
+			},
+		},
 		"multikueue-step-has-no-pods-here": {
 			reason: "A step MultiKueue ran on a worker cluster ends with its mirrored status; its pods are not here, and the step says so instead of a result.",
 			check: func(t *testing.T, got render.Desired) {

@@ -154,6 +154,17 @@ var scenarios = map[string]func() *fixtures.Sim{
 		s.Advance(3 * time.Minute).Admit("pipeline-0").Render()
 		return s
 	},
+	"approval-gate-holds-run": func() *fixtures.Sim {
+		s := fixtures.NewSim(pipeline().Gate("test").RunDeadline(300).Obj(), t0)
+		s.Render()
+		return s.Advance(time.Minute).Complete("pipeline-0", "")
+	},
+	"approval-releases-gate": func() *fixtures.Sim {
+		s := fixtures.NewSim(pipeline().Gate("test").RunDeadline(300).Obj(), t0)
+		s.Render()
+		s.Advance(time.Minute).Complete("pipeline-0", "").Render()
+		return s.Advance(2 * time.Minute).Edit(approve("test"))
+	},
 	"multikueue-step-has-no-pods-here": func() *fixtures.Sim {
 		w := pipeline().Queue("team-a")
 		w.Spec.JobManagedBy = v1alpha1.ManagedByMultiKueue

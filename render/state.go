@@ -21,6 +21,9 @@ const (
 	stateQueued runState = "Queued"
 	// stateSuspended: spec.suspend holds the unfinished run.
 	stateSuspended runState = "Suspended"
+	// stateWaiting: the next step has an approval gate that
+	// spec.approvedSteps has not released: its Job is not created.
+	stateWaiting runState = "Waiting"
 	// stateBlocked: the step that should start cannot, because a Job we do
 	// not control has its Job's name. Nothing we own will change that.
 	stateBlocked runState = "Blocked"

@@ -24,6 +24,7 @@ func runStatus(sj *v1alpha1.SequentialJob, rec runRecord, d decision, now metav1
 		ActiveStartTime:    d.clock.activeStart,
 		SuspendTime:        d.clock.suspendTime,
 		QueueTime:          d.clock.queueTime,
+		ApprovalWaitTime:   d.clock.waitTime,
 	}
 	if rec.retried {
 		status.Attempt++
@@ -61,7 +62,7 @@ func runStatus(sj *v1alpha1.SequentialJob, rec runRecord, d decision, now metav1
 		status.CompletionTime = last
 	}
 	if d.state.ended() {
-		status.SuspendTime, status.QueueTime = nil, nil
+		status.SuspendTime, status.QueueTime, status.ApprovalWaitTime = nil, nil, nil
 	}
 	setConditions(&status, d, sj.Generation, now)
 	return status

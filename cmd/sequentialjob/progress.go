@@ -85,8 +85,12 @@ func runLine(status v1alpha1.SequentialJobStatus, t render.Transition) string {
 	switch {
 	case t.To == v1alpha1.PhaseSuspended:
 		return "Suspended"
+	case t.To == v1alpha1.PhaseWaiting:
+		return fmt.Sprintf("Waiting for approval of step %d (%s)", status.Progress.CurrentIndex, status.Progress.CurrentStep)
 	case t.From == v1alpha1.PhaseSuspended:
 		return "Resumed"
+	case t.From == v1alpha1.PhaseWaiting && !t.To.Terminal():
+		return "Approved"
 	case t.To != v1alpha1.PhaseSucceeded && t.To != v1alpha1.PhaseFailed:
 		return ""
 	}

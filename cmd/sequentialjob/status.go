@@ -47,7 +47,7 @@ func printTree(out io.Writer, sj *v1alpha1.SequentialJob, now time.Time) error {
 		phase = "(not reconciled yet)"
 	}
 	fmt.Fprintf(out, "SequentialJob %s/%s  %s  %s  attempt %d\n", sj.Namespace, sj.Name, phase, st.Progress.Summary, max(st.Attempt, 1))
-	for _, c := range []string{v1alpha1.ConditionFailed, v1alpha1.ConditionSuspended, v1alpha1.ConditionResourcesUnavailable, v1alpha1.ConditionStalled} {
+	for _, c := range []string{v1alpha1.ConditionFailed, v1alpha1.ConditionSuspended, v1alpha1.ConditionAwaitingApproval, v1alpha1.ConditionResourcesUnavailable, v1alpha1.ConditionStalled} {
 		if cond := meta.FindStatusCondition(st.Conditions, c); cond != nil && cond.Status == metav1.ConditionTrue {
 			fmt.Fprintf(out, "  %s: %s (%s)\n", c, cond.Message, cond.Reason)
 		}

@@ -73,6 +73,16 @@ if isTrue(suspended) then
   return hs
 end
 
+-- AwaitingApproval: the run waits before a gated step until a person
+-- approves it (spec.approvedSteps); Argo CD shows it paused, as it does an
+-- Argo Workflow waiting at a suspend step.
+local awaiting = condition(status, "AwaitingApproval")
+if isTrue(awaiting) then
+  hs.status = "Suspended"
+  hs.message = message(awaiting, "The run waits for approval")
+  return hs
+end
+
 -- Reconciling: steps run, or the controller retries an error by itself
 -- (then Failed may be True too, with reason ReconciliationError).
 local reconciling = condition(status, "Reconciling")

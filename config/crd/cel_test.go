@@ -237,6 +237,41 @@ func TestCRDValidationRules(t *testing.T) {
 			spec:    oneStep + "  stepSettings: [{name: bulid, backoffLimit: 1}]\n",
 			wantErr: `spec.stepSettings[].name must name a step of spec.containers or spec.finally, and "bulid" names none`,
 		},
+		"approval gate, approved": {
+			reason: "An approval gate on a step, and its approval from one or more approvers (a list set).",
+			spec: "  containers: [{name: build, image: busybox}, {name: deploy, image: busybox}]\n" +
+				"  stepSettings: [{name: deploy, approval: Required}]\n  approvedSteps: [deploy]\n",
+		},
+		"approval gate, not yet approved": {
+			reason: "A gate without an approval is valid: the run waits at it.",
+			spec:   "  containers: [{name: build, image: busybox}, {name: deploy, image: busybox}]\n  stepSettings: [{name: deploy, approval: Required}]\n",
+		},
+		"approval: unknown value": {
+			reason:  "approval is an enum: Required, or left out.",
+			spec:    oneStep + "  stepSettings: [{name: a, approval: Optional}]\n",
+			wantErr: `spec.stepSettings[0].approval: Unsupported value: "Optional": supported values: "Required"`,
+		},
+		"approved step without a gate": {
+			reason: "An approval for a step that has no gate would do nothing, and is most likely a typo or a gate removed by mistake.",
+			spec: "  containers: [{name: build, image: busybox}, {name: deploy, image: busybox}]\n" +
+				"  stepSettings: [{name: deploy, approval: Required}]\n  approvedSteps: [deploy, build]\n",
+			wantErr: `spec.approvedSteps[] must name a step whose stepSettings have approval: Required, and "build" has no approval gate`,
+		},
+		"approved unknown step": {
+			reason:  "An approval must name a gated step; with no stepSettings at all, none is.",
+			spec:    oneStep + "  approvedSteps: [deploy]\n",
+			wantErr: `spec.approvedSteps[] must name a step whose stepSettings have approval: Required, and "deploy" has no approval gate`,
+		},
+		"approved twice": {
+			reason:  "approvedSteps is a list set: each step at most once (approvers share an entry through server-side apply).",
+			spec:    oneStep + "  stepSettings: [{name: a, approval: Required}]\n  approvedSteps: [a, a]\n",
+			wantErr: `spec.approvedSteps[1]: Duplicate value: "a"`,
+		},
+		"approval gate on a finally step": {
+			reason:  "A finally step runs whatever happened to the steps, often to clean up: holding it for a person would hold the cleanup.",
+			spec:    oneStep + "  finally: [{name: notify, image: busybox}]\n  stepSettings: [{name: notify, approval: Required}]\n",
+			wantErr: `spec.stepSettings[].approval gates only steps of spec.containers: a finally step runs whatever happened, so it takes no approval, and "notify" is a finally step`,
+		},
 		"step settings: onFailure not Stop or Continue": {
 			reason:  "onFailure is an enum.",
 			spec:    oneStep + "  stepSettings: [{name: a, onFailure: Ignore}]\n",
@@ -752,6 +787,8 @@ func TestCRDBoundsMatchConstants(t *testing.T) {
 	assert.EqualValues(t, v1alpha1.MaxStepSettings, maxItems("spec", "stepSettings"))
 	assert.EqualValues(t, v1alpha1.MaxStepNameLength, maxLength("spec", "stepSettings", "[]", "name"))
 	assert.EqualValues(t, v1alpha1.MaxRetryTokenLength, maxLength("spec", "retryToken"))
+	assert.EqualValues(t, v1alpha1.MaxSteps, maxItems("spec", "approvedSteps"))
+	assert.EqualValues(t, v1alpha1.MaxStepNameLength, maxLength("spec", "approvedSteps", "[]"))
 	assert.EqualValues(t, v1alpha1.MaxWhenLength, maxLength("spec", "stepSettings", "[]", "when"))
 	assert.EqualValues(t, v1alpha1.MaxRecordedFinallySteps, maxItems("status", "finally"))
 	assert.EqualValues(t, v1alpha1.MaxPreviousAttempts, maxItems("status", "steps", "[]", "previousAttempts"))

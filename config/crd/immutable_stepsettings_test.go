@@ -35,6 +35,8 @@ var stepSettingsFields = map[string]struct {
 		"  stepSettings: [{name: b, onFailure: Continue}]\n"},
 	"when": {whatItRuns, "whether the step runs at all: an edit mid-run would change which steps run",
 		"  stepSettings: [{name: b, when: \"steps.a.phase == 'Succeeded'\"}]\n"},
+	"approval": {whatItRuns, "whether the step waits for a person: adding or removing a gate mid-run changes how the run goes",
+		"  stepSettings: [{name: b, approval: Required}]\n"},
 }
 
 // TestImmutableRuleCoversStepSettings: every field of StepSettings is

@@ -63,7 +63,7 @@ var specFields = map[string]struct {
 	"finally": {whatItRuns, "steps the run runs at its end", "  finally: [{name: z, image: busybox}]\n"},
 	"runDeadlineSeconds": {whatItRuns, "part of the run's definition, like a step's activeDeadlineSeconds: " +
 		"moving it mid-run changes whether the run succeeds, so it is frozen with the rest " +
-		"(docs/step-controls.md names only suspend, retryToken, retryFrom and ttlSecondsAfterFinished as run controls)",
+		"(docs/step-controls.md names only suspend, approvedSteps, retryToken, retryFrom and ttlSecondsAfterFinished as run controls)",
 		"  runDeadlineSeconds: 60\n"},
 	"jobManagedBy": {whatItRuns, "which controller runs the step Jobs (Kueue's MultiKueue: on which cluster)",
 		"  jobManagedBy: kueue.x-k8s.io/multikueue\n"},
@@ -76,8 +76,16 @@ var specFields = map[string]struct {
 		"  retryToken: again\n"},
 	"retryFrom": {runControl, "with retryToken, the step a retry re-runs from: it re-runs the spec the run has",
 		"  retryFrom: a\n"},
+	"approvedSteps": {runControl, "releases an approval gate of the same run: what each step runs stays as it was",
+		"  approvedSteps: [b]\n"},
 	"ttlSecondsAfterFinished": {runControl, "when to delete the finished run: changes nothing it runs",
 		"  ttlSecondsAfterFinished: 60\n"},
+}
+
+// specFieldBase is appended to the spec `immutable` before a field's edit,
+// where the edit needs it to be valid at all: an approval names a gated step.
+var specFieldBase = map[string]string{
+	"approvedSteps": "  stepSettings: [{name: b, approval: Required}]\n",
 }
 
 // specJSONFields is the JSON names of SequentialJobSpec's fields.
@@ -279,18 +287,19 @@ func TestImmutableRuleByField(t *testing.T) {
 	for _, f := range names {
 		c := specFields[f]
 		t.Run(f, func(t *testing.T) {
-			newSpec := immutable + c.edit
+			base := immutable + specFieldBase[f]
+			newSpec := base + c.edit
 			if f == "containers" {
 				newSpec = immutableEdited
 			}
-			require.NotEqual(t, immutable, newSpec, "specFields[%q].edit must change the field", f)
+			require.NotEqual(t, base, newSpec, "specFields[%q].edit must change the field", f)
 
-			pending := stored(t, schema, immutable, notStarted)
+			pending := stored(t, schema, base, notStarted)
 			obj := object(t, "sj", newSpec)
 			obj["status"] = pending["status"]
 			require.Empty(t, schema.AdmitUpdate(obj, pending), "the edit of spec.%s must be valid on a run that has not started", f)
 
-			running := stored(t, schema, immutable, firstStepRuns)
+			running := stored(t, schema, base, firstStepRuns)
 			obj = object(t, "sj", newSpec)
 			obj["status"] = running["status"]
 			problems := schema.AdmitUpdate(obj, running)

@@ -117,6 +117,8 @@ var healthFixtures = []fixture{
 	{"suspended-mid-step", "spec.suspend holds the run while a step ran.", rendered("suspend-suspends-running-step")},
 	{"suspended-between-steps", "spec.suspend holds the run between steps.", rendered("suspend-holds-next-step")},
 	{"resumed", "spec.suspend was cleared: the step's Job resumes.", rendered("resume-restarts-suspended-step")},
+	{"waiting-for-approval", "The run waits before a gated step (stepSettings approval: Required).", rendered("approval-gate-holds-run")},
+	{"approved", "spec.approvedSteps released the gate: the step's Job is created.", rendered("approval-releases-gate")},
 	{"run-deadline-passed", "spec.runDeadlineSeconds passed while step 1 ran.", rendered("run-deadline-stops-running-step")},
 	{"run-deadline-ahead", "spec.runDeadlineSeconds has not passed.", rendered("run-deadline-not-passed-requeues")},
 	{"run-deadline-after-suspension", "The run deadline, moved by a suspension, has not passed.", rendered("run-deadline-excludes-suspended-time")},

@@ -78,6 +78,8 @@ var healthWants = map[string]healthWant{
 	"suspended-mid-step":              {status.InProgressStatus, "Suspended", "condition:Suspended"},
 	"suspended-between-steps":         {status.InProgressStatus, "Suspended", "condition:Suspended"},
 	"resumed":                         {status.InProgressStatus, "Progressing", "condition:Reconciling"},
+	"waiting-for-approval":            {status.InProgressStatus, "Suspended", "condition:AwaitingApproval"},
+	"approved":                        {status.InProgressStatus, "Progressing", "condition:Reconciling"},
 	"run-deadline-passed":             {status.FailedStatus, "Degraded", "condition:Stalled"},
 	"run-deadline-ahead":              {status.InProgressStatus, "Progressing", "condition:Reconciling"},
 	"run-deadline-after-suspension":   {status.InProgressStatus, "Progressing", "condition:Reconciling"},

@@ -165,6 +165,10 @@ const (
 	// ConditionSuspended is present, True, while spec.suspend holds a run
 	// that has not finished.
 	ConditionSuspended = "Suspended"
+	// ConditionAwaitingApproval is present, True, while the run waits
+	// before a step whose approval gate spec.approvedSteps has not
+	// released (stepSettings[].approval: Required).
+	ConditionAwaitingApproval = "AwaitingApproval"
 )
 
 // Reasons of conditions, of step records and of events.
@@ -203,6 +207,10 @@ const (
 	ReasonNamespaceTerminating   = "NamespaceTerminating"
 	// ReasonSuspended: spec.suspend holds the run.
 	ReasonSuspended = "Suspended"
+	// ReasonAwaitingApproval: the run waits before a gated step until
+	// spec.approvedSteps lists it; the reason of the waiting step's entry,
+	// of the AwaitingApproval condition and of the event.
+	ReasonAwaitingApproval = "AwaitingApproval"
 	// ReasonDeadlineExceeded: spec.runDeadlineSeconds passed; the running
 	// step was stopped (the same word as the Job API's).
 	ReasonDeadlineExceeded = "DeadlineExceeded"
@@ -248,6 +256,9 @@ const (
 	EventStepAdmitted = "StepAdmitted"
 	// EventResumed: spec.suspend was cleared and the run goes on.
 	EventResumed = "Resumed"
+	// EventApproved: spec.approvedSteps released the gate the run waited
+	// at; the step starts.
+	EventApproved = "Approved"
 	// EventRetry: a new spec.retryToken re-runs a Failed run.
 	EventRetry = "Retry"
 	// EventRetryIgnored: a new spec.retryToken reached a run that had not

@@ -30,6 +30,8 @@ import (
 // +kubebuilder:validation:XValidation:rule="!has(self.retryFrom) || self.containers.exists(c, c.name == self.retryFrom)",message="spec.retryFrom must name a step of spec.containers",messageExpression=`has(self.finally) && self.finally.exists(f, f.name == self.retryFrom) ? 'spec.retryFrom must name a step of spec.containers, and "' + self.retryFrom + '" is a finally step: the finally steps run again on every retry' : 'spec.retryFrom must name a step of spec.containers, and "' + self.retryFrom + '" names none'`,fieldPath=".retryFrom"
 // +kubebuilder:validation:XValidation:rule="!(has(self.podFailurePolicy) || (has(self.stepSettings) && self.stepSettings.exists(s, has(s.podFailurePolicy)))) || self.?template.?spec.?restartPolicy.orValue('Never') == 'Never'",message="a podFailurePolicy needs spec.template.spec.restartPolicy Never (or unset), as a Job requires"
 // +kubebuilder:validation:XValidation:rule="!has(self.finally) || self.finally.all(c, !has(c.volumeMounts) || sets.contains((has(self.template) && has(self.template.spec) && has(self.template.spec.volumes) ? self.template.spec.volumes.map(v, v.name) : []), c.volumeMounts.map(m, m.name)))",message="spec.finally[].volumeMounts[].name must name a volume of spec.template.spec.volumes"
+// +kubebuilder:validation:XValidation:rule="!has(self.approvedSteps) || self.approvedSteps.all(n, has(self.stepSettings) && self.stepSettings.exists(s, s.name == n && s.?approval.orValue('None') == 'Required'))",message="spec.approvedSteps[] must name a step whose stepSettings have approval: Required",messageExpression=`'spec.approvedSteps[] must name a step whose stepSettings have approval: Required, and "' + self.approvedSteps.filter(n, !(has(self.stepSettings) && self.stepSettings.exists(s, s.name == n && s.?approval.orValue('None') == 'Required')))[0] + '" has no approval gate'`
+// +kubebuilder:validation:XValidation:rule="!has(self.stepSettings) || self.stepSettings.all(s, !has(s.approval) || self.containers.exists(c, c.name == s.name))",message="spec.stepSettings[].approval gates only steps of spec.containers: a finally step runs whatever happened, so it takes no approval",messageExpression=`'spec.stepSettings[].approval gates only steps of spec.containers: a finally step runs whatever happened, so it takes no approval, and "' + self.stepSettings.map(s, has(s.approval) && !self.containers.exists(c, c.name == s.name), s.name)[0] + '" is a finally step'`
 // +kubebuilder:validation:XValidation:rule="!has(self.stepTemplate) || !has(self.stepTemplate.volumeMounts) || sets.contains((has(self.template) && has(self.template.spec) && has(self.template.spec.volumes) ? self.template.spec.volumes.map(v, v.name) : []), self.stepTemplate.volumeMounts.map(m, m.name))",message="spec.stepTemplate.volumeMounts[].name must name a volume of spec.template.spec.volumes"
 type SequentialJobSpec struct {
 	// Containers are the steps, run in list order. Each step runs as one
@@ -174,6 +176,21 @@ type SequentialJobSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[-A-Za-z0-9_.]+$')",message="spec.jobManagedBy must be a domain-prefixed path, such as kueue.x-k8s.io/multikueue, as a Job's spec.managedBy"
 	JobManagedBy string `json:"jobManagedBy,omitempty"`
 
+	// ApprovedSteps releases approval gates (stepSettings[].approval:
+	// Required): a gated step starts only once its name is listed here.
+	// Each approver applies their own entry with server-side apply and a
+	// field manager of their own (kubectl sequentialjob approve does), so
+	// metadata.managedFields records who approved. A name listed before
+	// the run reaches the step lets it pass without waiting; removing a
+	// name once the step started changes nothing. Every name must be a
+	// gated step. Immutable runs accept changes to it.
+	//
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=63
+	ApprovedSteps []string `json:"approvedSteps,omitempty"`
+
 	// UpdateStrategy says what a spec change does once the run has started.
 	//
 	// +optional
@@ -227,7 +244,25 @@ type StepSettings struct {
 	// +kubebuilder:validation:MaxLength=1024
 	// +kubebuilder:validation:XValidation:rule="self.trim() != ''",message="spec.stepSettings[].when must not be blank: it is a CEL expression such as steps.build.phase == 'Succeeded'; leave it out to always run the step"
 	When string `json:"when,omitempty"`
+
+	// Approval Required holds the run before this step's Job exists (run
+	// phase Waiting, condition AwaitingApproval) until spec.approvedSteps
+	// lists the step. The wait does not count against runDeadlineSeconds.
+	// A step whose when is false is skipped without waiting. Only steps of
+	// spec.containers take a gate, not finally steps.
+	//
+	// +optional
+	Approval Approval `json:"approval,omitempty"`
 }
+
+// Approval says whether a step waits for a person's yes before it starts.
+//
+// +kubebuilder:validation:Enum=Required
+type Approval string
+
+// ApprovalRequired holds the run before the step until spec.approvedSteps
+// lists it.
+const ApprovalRequired Approval = "Required"
 
 // OnFailure is what a run does when a step fails.
 //
@@ -277,6 +312,10 @@ const (
 	PhaseQueued    Phase = "Queued"
 	PhaseSucceeded Phase = "Succeeded"
 	PhaseFailed    Phase = "Failed"
+	// PhaseWaiting is a run held before a step with an approval gate
+	// (stepSettings[].approval: Required) until spec.approvedSteps lists
+	// it. The step itself stays Pending, with reason AwaitingApproval.
+	PhaseWaiting Phase = "Waiting"
 	// PhaseSkipped is a step whose stepSettings' when was false at its
 	// turn: it got no Job, and the run went on. Only steps are skipped.
 	PhaseSkipped Phase = "Skipped"
@@ -292,7 +331,8 @@ type SequentialJobStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Phase is Pending, Running, Succeeded or Failed.
+	// Phase is Pending, Running, Suspended, Waiting (for an approval),
+	// Succeeded or Failed.
 	//
 	// +optional
 	Phase Phase `json:"phase,omitempty"`
@@ -371,6 +411,13 @@ type SequentialJobStatus struct {
 	//
 	// +optional
 	QueueTime *metav1.Time `json:"queueTime,omitempty"`
+
+	// ApprovalWaitTime is when the run began waiting for the approval of
+	// its current step. Like time suspended, the wait does not count
+	// against spec.runDeadlineSeconds.
+	//
+	// +optional
+	ApprovalWaitTime *metav1.Time `json:"approvalWaitTime,omitempty"`
 
 	// CompletionTime is when the run ended, in success or failure.
 	//
@@ -503,7 +550,7 @@ type StepAttempt struct {
 // which becomes the CRD's description) makes Immutable hold without any
 // ValidatingAdmissionPolicy: once the run has started (the same test as the
 // `started` variable of policies/immutable-once-started.yaml), an update
-// must leave spec as it was, except the run controls spec.suspend,
+// must leave spec as it was, except the run controls spec.suspend, spec.approvedSteps,
 // spec.retryToken and spec.ttlSecondsAfterFinished, which act on a run
 // without changing what it runs. The old object's strategy decides, so one update
 // cannot switch to Continue and change the spec too. Status writes (the

@@ -305,6 +305,11 @@ func (in *SequentialJobSpec) DeepCopyInto(out *SequentialJobSpec) {
 		*out = new(int32)
 		**out = **in
 	}
+	if in.ApprovedSteps != nil {
+		in, out := &in.ApprovedSteps, &out.ApprovedSteps
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	out.UpdateStrategy = in.UpdateStrategy
 }
 
@@ -358,6 +363,10 @@ func (in *SequentialJobStatus) DeepCopyInto(out *SequentialJobStatus) {
 	}
 	if in.QueueTime != nil {
 		in, out := &in.QueueTime, &out.QueueTime
+		*out = (*in).DeepCopy()
+	}
+	if in.ApprovalWaitTime != nil {
+		in, out := &in.ApprovalWaitTime, &out.ApprovalWaitTime
 		*out = (*in).DeepCopy()
 	}
 	if in.CompletionTime != nil {

@@ -23,6 +23,8 @@ func Parser() *typed.Parser {
 var parserOnce sync.Once
 var parser *typed.Parser
 var schemaYAML = typed.YAMLObject(`types:
+- name: com.example.sequentialjob.apis.batch.v1alpha1.Approval
+  scalar: string
 - name: com.example.sequentialjob.apis.batch.v1alpha1.ConcurrencyPolicy
   scalar: string
 - name: com.example.sequentialjob.apis.batch.v1alpha1.ExecutionState
@@ -173,6 +175,12 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: activeDeadlineSeconds
       type:
         scalar: numeric
+    - name: approvedSteps
+      type:
+        list:
+          elementType:
+            scalar: string
+          elementRelationship: associative
     - name: backoffLimit
       type:
         scalar: numeric
@@ -234,6 +242,9 @@ var schemaYAML = typed.YAMLObject(`types:
   map:
     fields:
     - name: activeStartTime
+      type:
+        namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
+    - name: approvalWaitTime
       type:
         namedType: io.k8s.apimachinery.pkg.apis.meta.v1.Time
     - name: attempt
@@ -325,6 +336,9 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: activeDeadlineSeconds
       type:
         scalar: numeric
+    - name: approval
+      type:
+        namedType: com.example.sequentialjob.apis.batch.v1alpha1.Approval
     - name: backoffLimit
       type:
         scalar: numeric

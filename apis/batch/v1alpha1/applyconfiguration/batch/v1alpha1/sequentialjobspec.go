@@ -98,6 +98,15 @@ type SequentialJobSpecApplyConfiguration struct {
 	// cluster and mirror its status back (docs/kueue.md). Unset: the
 	// built-in Job controller.
 	JobManagedBy *string `json:"jobManagedBy,omitempty"`
+	// ApprovedSteps releases approval gates (stepSettings[].approval:
+	// Required): a gated step starts only once its name is listed here.
+	// Each approver applies their own entry with server-side apply and a
+	// field manager of their own (kubectl sequentialjob approve does), so
+	// metadata.managedFields records who approved. A name listed before
+	// the run reaches the step lets it pass without waiting; removing a
+	// name once the step started changes nothing. Every name must be a
+	// gated step. Immutable runs accept changes to it.
+	ApprovedSteps []string `json:"approvedSteps,omitempty"`
 	// UpdateStrategy says what a spec change does once the run has started.
 	UpdateStrategy *UpdateStrategyApplyConfiguration `json:"updateStrategy,omitempty"`
 }
@@ -226,6 +235,16 @@ func (b *SequentialJobSpecApplyConfiguration) WithTTLSecondsAfterFinished(value 
 // If called multiple times, the JobManagedBy field is set to the value of the last call.
 func (b *SequentialJobSpecApplyConfiguration) WithJobManagedBy(value string) *SequentialJobSpecApplyConfiguration {
 	b.JobManagedBy = &value
+	return b
+}
+
+// WithApprovedSteps adds the given value to the ApprovedSteps field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the ApprovedSteps field.
+func (b *SequentialJobSpecApplyConfiguration) WithApprovedSteps(values ...string) *SequentialJobSpecApplyConfiguration {
+	for i := range values {
+		b.ApprovedSteps = append(b.ApprovedSteps, values[i])
+	}
 	return b
 }
 

@@ -15,7 +15,8 @@ import (
 type SequentialJobStatusApplyConfiguration struct {
 	// ObservedGeneration is the metadata.generation this status was computed from.
 	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
-	// Phase is Pending, Running, Succeeded or Failed.
+	// Phase is Pending, Running, Suspended, Waiting (for an approval),
+	// Succeeded or Failed.
 	Phase *batchv1alpha1.Phase `json:"phase,omitempty"`
 	// Conditions are Available, Progressing and Failed (the seed's), plus
 	// Reconciling, Stalled (kstatus), ResourcesUnavailable, Suspended and
@@ -53,6 +54,10 @@ type SequentialJobStatusApplyConfiguration struct {
 	// its queue. Like time suspended, queue wait does not count against
 	// spec.runDeadlineSeconds.
 	QueueTime *metav1.Time `json:"queueTime,omitempty"`
+	// ApprovalWaitTime is when the run began waiting for the approval of
+	// its current step. Like time suspended, the wait does not count
+	// against spec.runDeadlineSeconds.
+	ApprovalWaitTime *metav1.Time `json:"approvalWaitTime,omitempty"`
 	// CompletionTime is when the run ended, in success or failure.
 	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
 }
@@ -179,6 +184,14 @@ func (b *SequentialJobStatusApplyConfiguration) WithSuspendTime(value metav1.Tim
 // If called multiple times, the QueueTime field is set to the value of the last call.
 func (b *SequentialJobStatusApplyConfiguration) WithQueueTime(value metav1.Time) *SequentialJobStatusApplyConfiguration {
 	b.QueueTime = &value
+	return b
+}
+
+// WithApprovalWaitTime sets the ApprovalWaitTime field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the ApprovalWaitTime field is set to the value of the last call.
+func (b *SequentialJobStatusApplyConfiguration) WithApprovalWaitTime(value metav1.Time) *SequentialJobStatusApplyConfiguration {
+	b.ApprovalWaitTime = &value
 	return b
 }
 

@@ -35,6 +35,12 @@ type StepSettingsApplyConfiguration struct {
 	// that is not a valid boolean expression of these variables fails the
 	// run with InvalidStep.
 	When *string `json:"when,omitempty"`
+	// Approval Required holds the run before this step's Job exists (run
+	// phase Waiting, condition AwaitingApproval) until spec.approvedSteps
+	// lists the step. The wait does not count against runDeadlineSeconds.
+	// A step whose when is false is skipped without waiting. Only steps of
+	// spec.containers take a gate, not finally steps.
+	Approval *batchv1alpha1.Approval `json:"approval,omitempty"`
 }
 
 // StepSettingsApplyConfiguration constructs a declarative configuration of the StepSettings type for use with
@@ -88,5 +94,13 @@ func (b *StepSettingsApplyConfiguration) WithOnFailure(value batchv1alpha1.OnFai
 // If called multiple times, the When field is set to the value of the last call.
 func (b *StepSettingsApplyConfiguration) WithWhen(value string) *StepSettingsApplyConfiguration {
 	b.When = &value
+	return b
+}
+
+// WithApproval sets the Approval field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the Approval field is set to the value of the last call.
+func (b *StepSettingsApplyConfiguration) WithApproval(value batchv1alpha1.Approval) *StepSettingsApplyConfiguration {
+	b.Approval = &value
 	return b
 }
