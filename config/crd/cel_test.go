@@ -185,12 +185,12 @@ func TestCRDValidationRules(t *testing.T) {
 			spec: "  containers:\n  - {name: a, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}\n" +
 				"  - {name: b, image: busybox, volumeMounts: [{name: data, mountPath: /data}, {name: scratch, mountPath: /tmp}]}\n" +
 				"  template: {spec: {volumes: [{name: data, emptyDir: {}}]}}\n",
-			wantErr: `spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes: step "b" mounts "scratch"`,
+			wantErr: `spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes or of spec.volumeClaimTemplates: step "b" mounts "scratch"`,
 		},
 		"volumeMount without template volumes": {
 			reason:  "Without spec.template.spec.volumes no mount can be satisfied.",
 			spec:    "  containers: [{name: a, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]\n",
-			wantErr: `spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes: step "a" mounts "data"`,
+			wantErr: `spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes or of spec.volumeClaimTemplates: step "a" mounts "data"`,
 		},
 		"largest volumes and mounts the bounds allow": {
 			reason: "Every step mounts the most volumes it may, with the longest names: the rule stays within the runtime CEL cost limit per call, so a valid object is never rejected for cost.",
@@ -199,7 +199,7 @@ func TestCRDValidationRules(t *testing.T) {
 		"largest volumes and mounts the bounds allow, last mount missing": {
 			reason:  "The worst case for the rule and its message: both stay within the runtime CEL cost limit per call, and the message still names the step and the mount.",
 			spec:    volumes(v1alpha1.MaxSteps, v1alpha1.MaxVolumeMounts, v1alpha1.MaxVolumes, v1alpha1.MaxVolumeNameLength, true),
-			wantErr: `spec: Invalid value: spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes: step "s63" mounts "missing"`,
+			wantErr: `spec: Invalid value: spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes or of spec.volumeClaimTemplates: step "s63" mounts "missing"`,
 		},
 		"too many template volumes": {
 			reason:  "spec.template.spec.volumes is bounded, which keeps the volumeMounts rule within the CEL cost budget.",
@@ -300,7 +300,7 @@ func TestCRDValidationRules(t *testing.T) {
 		"finally step mounts a volume the template lacks": {
 			reason:  "As for the steps, a mount must name a template volume.",
 			spec:    oneStep + "  finally: [{name: z, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]\n",
-			wantErr: "spec.finally[].volumeMounts[].name must name a volume of spec.template.spec.volumes",
+			wantErr: "spec.finally[].volumeMounts[].name must name a volume of spec.template.spec.volumes or of spec.volumeClaimTemplates",
 		},
 		"too many finally steps": {
 			reason:  "spec.finally is bounded (MaxFinallySteps).",
@@ -380,7 +380,7 @@ func TestCRDValidationRules(t *testing.T) {
 		"stepTemplate volumeMount naming a missing volume": {
 			reason:  "Merged into every step, the mount would make every step's pod invalid.",
 			spec:    oneStep + "  stepTemplate: {volumeMounts: [{name: cache, mountPath: /cache}]}\n  template: {spec: {volumes: [{name: data, emptyDir: {}}]}}\n",
-			wantErr: "spec.stepTemplate.volumeMounts[].name must name a volume of spec.template.spec.volumes",
+			wantErr: "spec.stepTemplate.volumeMounts[].name must name a volume of spec.template.spec.volumes or of spec.volumeClaimTemplates",
 		},
 		"stepTemplate with too many volumeMounts": {
 			reason:  "The template's mounts are bounded as a step's are, for the volumeMounts rule's CEL cost.",

@@ -76,6 +76,12 @@ var specFields = map[string]struct {
 		"  retryToken: again\n"},
 	"ttlSecondsAfterFinished": {runControl, "when to delete the finished run: changes nothing it runs",
 		"  ttlSecondsAfterFinished: 60\n"},
+	"volumeClaimTemplates": {whatItRuns, "the volumes every step reads and writes: a claim is created from it before " +
+		"the first step, so an edit after that would describe a claim the run does not have",
+		"  volumeClaimTemplates: [{name: ws, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}]\n"},
+	"volumeClaimRetention": {runControl, "when to delete the finished run's claims, like ttlSecondsAfterFinished: " +
+		"changes nothing the steps run or read; Retain can be asked mid-run to keep a failing run's workspace",
+		"  volumeClaimRetention: {whenFinished: Retain}\n"},
 }
 
 // specJSONFields is the JSON names of SequentialJobSpec's fields.

@@ -61,6 +61,10 @@ const (
 	// names.
 	MaxFinallySteps = 16
 
+	// MaxVolumeClaimTemplates bounds spec.volumeClaimTemplates: their names
+	// join the template's volumes in the volumeMounts rules' CEL cost.
+	MaxVolumeClaimTemplates = 8
+
 	// MaxRecordedFinallySteps bounds status.finally: the finally steps that
 	// started, then the pending ones of the current spec.
 	MaxRecordedFinallySteps = 2 * MaxFinallySteps
