@@ -186,7 +186,7 @@ type SequentialJobSpec struct {
 	// VolumeClaimRetention says when the claims of volumeClaimTemplates go.
 	//
 	// +optional
-	VolumeClaimRetention VolumeClaimRetention `json:"volumeClaimRetention,omitempty"`
+	VolumeClaimRetention *VolumeClaimRetention `json:"volumeClaimRetention,omitempty"`
 }
 
 // VolumeClaimTemplate is one PersistentVolumeClaim of the run.
