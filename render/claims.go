@@ -38,6 +38,7 @@ func desiredClaims(sj *v1alpha1.SequentialJob) []*corev1ac.PersistentVolumeClaim
 			labels = map[string]string{}
 		}
 		labels[v1alpha1.LabelSequentialJob] = sj.Name
+		labels[v1alpha1.LabelClaimTemplate] = t.Name
 		spec := &corev1ac.PersistentVolumeClaimSpecApplyConfiguration{}
 		mustRoundTrip(t.Spec, spec)
 		claim := corev1ac.PersistentVolumeClaim(ClaimName(sj.Name, t.Name), sj.Namespace).
@@ -133,4 +134,10 @@ func claimRetention(sj *v1alpha1.SequentialJob) v1alpha1.ClaimRetentionPolicy {
 		return r.WhenFinished
 	}
 	return v1alpha1.ClaimRetentionDelete
+}
+
+// ClaimTemplateOf is the template name of a claim intent of desiredClaims,
+// which the dry-run reports rejections by.
+func ClaimTemplateOf(intent *corev1ac.PersistentVolumeClaimApplyConfiguration) string {
+	return intent.Labels[v1alpha1.LabelClaimTemplate]
 }

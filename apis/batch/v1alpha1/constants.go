@@ -123,6 +123,10 @@ const (
 	// AnnotationSpecGeneration records the SequentialJob generation a Job was
 	// rendered from, so a spec change mid-run can be traced per step.
 	AnnotationSpecGeneration = "batch.example.com/spec-generation"
+
+	// LabelClaimTemplate names, on a run's PersistentVolumeClaim, the
+	// spec.volumeClaimTemplates entry it was made from.
+	LabelClaimTemplate = "batch.example.com/volume-claim-template"
 )
 
 // Kueue's labels (https://kueue.sigs.k8s.io), read on the SequentialJob and
