@@ -51,7 +51,10 @@ func TestWorkspaceClaimRetained(t *testing.T) {
 }
 
 // TestWorkspaceClaimDeletedWhenFinished: with the default whenFinished
-// (Delete), the claim goes once the run finishes, while the run stays.
+// (Delete), the claim is deleted once the run finishes, while the run stays.
+// It is Terminating, not gone: the finished steps' pods still reference it,
+// and the pvc-protection finalizer keeps a claim while any scheduled pod
+// does. It goes once they do, with the run.
 func TestWorkspaceClaimDeletedWhenFinished(t *testing.T) {
 	t.Parallel()
 	ns := newNamespace(t)
@@ -62,8 +65,13 @@ func TestWorkspaceClaimDeletedWhenFinished(t *testing.T) {
 	done := waitForSJ(t, ns, name, "to finish", finished)
 	require.Equal(t, v1alpha1.PhaseSucceeded, done.Status.Phase, "status: %+v", done.Status)
 	requireStepPodsMount(t, ns, name, claimName, done)
+	waitFor(t, "claim "+claimName+" to be deleted", func(ctx context.Context) (bool, error) {
+		claim := &corev1.PersistentVolumeClaim{}
+		err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: claimName}, claim)
+		return apierrors.IsNotFound(err) || claim.DeletionTimestamp != nil, client.IgnoreNotFound(err)
+	})
+	require.NoError(t, k8s.Delete(context.Background(), getSJ(t, ns, name)))
 	waitForClaimGone(t, ns, claimName)
-	getSJ(t, ns, name)
 }
 
 // requireStepPodsMount checks that a pod of each step's Job has the claim
