@@ -96,9 +96,9 @@ func needsOf(sj *v1alpha1.SequentialJob, jobs observedJobs, d decision) Needs {
 	if d.state.ended() || sj.Generation == sj.Status.ObservedGeneration {
 		return needs
 	}
-	if phaseIndex(d.steps, v1alpha1.PhasePending) >= 0 {
-		needs.DryRunClaims = desiredClaims(sj)
-	}
+	// An existing claim answers AlreadyExists, which passes: a claim is
+	// checked before it is first created.
+	needs.DryRunClaims = desiredClaims(sj)
 	for _, finally := range []bool{false, true} {
 		for index, step := range d.list(finally) {
 			ref := slot{finally: finally, index: index, attempt: attemptOf(step)}
