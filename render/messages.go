@@ -31,10 +31,10 @@ const (
 	fmtJobRejected     = "step %d (%s) failed: the apiserver rejected its Job %s: %s"
 	// fmtClaimRejected is the rejection of a step whose volume claim the
 	// apiserver refused: the claim, its template and the apiserver's words.
-	fmtClaimRejected = "its volume claim %s (spec.volumeClaimTemplates %q) is invalid: %s"
-	fmtCannotStart     = "step %d (%s) cannot start: %s"
-	fmtInvalidFinally  = "%s is invalid, so the run stopped before it: %s"
-	fmtWhenFailedStep  = "%s failed: %s"
+	fmtClaimRejected  = "its volume claim %s (spec.volumeClaimTemplates %q) is invalid: %s"
+	fmtCannotStart    = "step %d (%s) cannot start: %s"
+	fmtInvalidFinally = "%s is invalid, so the run stopped before it: %s"
+	fmtWhenFailedStep = "%s failed: %s"
 	// fmtJobFailed is the seed's "Job 1 failed: BackoffLimitExceeded".
 	fmtJobFailed = "Job %d failed: %s"
 

@@ -400,12 +400,12 @@ func TestCRDValidationRules(t *testing.T) {
 				"  template: {spec: {volumes: [{name: data, emptyDir: {}}]}}\n  volumeClaimTemplates: [{name: ws, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}]\n",
 		},
 		"claim template named like a template volume": {
-			reason: "A step mounts both by name: the pod would have two volumes of one name.",
-			spec: oneStep + "  template: {spec: {volumes: [{name: ws, emptyDir: {}}]}}\n  volumeClaimTemplates: [{name: ws, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}]\n",
+			reason:  "A step mounts both by name: the pod would have two volumes of one name.",
+			spec:    oneStep + "  template: {spec: {volumes: [{name: ws, emptyDir: {}}]}}\n  volumeClaimTemplates: [{name: ws, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}]\n",
 			wantErr: `spec.volumeClaimTemplates[].name must differ from every spec.template.spec.volumes[].name: steps mount both by name, and "ws" is in both`,
 		},
 		"duplicate claim template names": {
-			reason: "volumeClaimTemplates is keyed by name.",
+			reason:  "volumeClaimTemplates is keyed by name.",
 			spec:    oneStep + "  volumeClaimTemplates: [{name: ws, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}, {name: ws, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}]\n",
 			wantErr: "spec.volumeClaimTemplates[1]: Duplicate value",
 		},
