@@ -73,7 +73,11 @@ func (r *Reconciler) cleanup(ctx context.Context, sj *v1alpha1.SequentialJob) (r
 		r.Recorder.Eventf(sj, nil, corev1.EventTypeNormal, EventCleanup, "Delete",
 			"deleting %d Job(s) and their pods: %s", len(deleted), strings.Join(deleted, ", "))
 	}
-	if len(remaining) > 0 {
+	claims, err := r.deleteClaims(ctx, sj)
+	if err != nil {
+		return r.retryLater(ctx, sj, "deleting the run's volume claims", err)
+	}
+	if len(remaining) > 0 || len(claims) > 0 {
 		return reconcile.Result{RequeueAfter: cleanupPoll}, nil
 	}
 

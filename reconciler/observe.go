@@ -35,6 +35,7 @@ func (r *Reconciler) answer(ctx context.Context, obs render.Observed, needs rend
 		answers.Problem = problem
 	}
 	answers.Rejected = r.dryRun(ctx, needs.DryRun)
+	answers.RejectedClaims = r.dryRunClaims(ctx, needs.DryRunClaims)
 	for _, name := range needs.PodsOf {
 		job := jobNamed(obs.Jobs, name)
 		if job == nil {

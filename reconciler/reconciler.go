@@ -66,6 +66,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if err != nil {
 		return r.retryLater(ctx, sj, "asking the cluster", err)
 	}
+	if err := r.syncClaims(ctx, sj, desired); err != nil {
+		return r.retryLater(ctx, sj, "applying or deleting the run's volume claims", err)
+	}
 	if desired.Job != nil {
 		if desired, err = r.startStep(ctx, obs, desired); err != nil {
 			return r.retryLater(ctx, sj, "reading the Job that could not be created", err)

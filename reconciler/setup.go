@@ -31,7 +31,10 @@ import (
 // status applied; Jobs are created (apply, and dry-run creates that
 // validate a step before it starts), read, patched (only to remove the
 // step-result finalizer) and deleted, never updated in place;
-// ServiceAccounts are only read, to check a step can start; the pods of
+// ServiceAccounts are only read, to check a step can start; the
+// PersistentVolumeClaims of spec.volumeClaimTemplates are created (the
+// dry-run), patched (the apply that creates them), deleted (when the run
+// finishes or goes) and listed live in the cleanup, never watched; the pods of
 // our steps are listed and watched (cached), never written; events are only
 // created (internal/eventpost posts each one, never a series). test/e2e proves
 // every rule is used (checkLeastPrivilege).
@@ -41,6 +44,7 @@ import (
 // +kubebuilder:rbac:groups=batch.example.com,resources=sequentialjobs/finalizers,verbs=update
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=create;patch;delete;list
 // +kubebuilder:rbac:groups="",resources=pods,verbs=list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create
 

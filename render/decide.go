@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"maps"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -58,8 +59,13 @@ func (d *decision) proceed(obs Observed, jobs observedJobs, suspended, held bool
 // the dry-run, see needsOf), those whose when does not check.
 func (d *decision) checkSteps(obs Observed, rec runRecord, now metav1.Time) {
 	sj := obs.SequentialJob
-	rejectSteps(d.steps, obs.Answers.rejected(), now)
-	rejectSteps(d.finally, obs.Answers.rejected(), now)
+	rejected := obs.Answers.rejected()
+	if claims := rejectClaims(sj, d, obs.Answers.rejectedClaims()); len(claims) > 0 {
+		rejected = maps.Clone(claims)
+		maps.Copy(rejected, obs.Answers.rejected())
+	}
+	rejectSteps(d.steps, rejected, now)
+	rejectSteps(d.finally, rejected, now)
 	d.attempt = max(sj.Status.Attempt, 1)
 	if rec.retried {
 		d.attempt++

@@ -36,6 +36,7 @@ func desiredJob(sj *v1alpha1.SequentialJob, next nextStep, results []namedResult
 	}
 	maps.Copy(podLabels, labels)
 	template.Labels = podLabels
+	withClaimVolumes(sj, &template.Spec, container)
 	template.Spec.Containers = []corev1.Container{withResults(template, container, results)}
 
 	settings := settingsOf(sj, container.Name)

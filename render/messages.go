@@ -31,9 +31,12 @@ const (
 	fmtFinallyFailed   = "%s failed: Job %s failed: %s"
 	fmtInvalidStep     = "step %d (%s) is invalid, so the run stopped before it: %s"
 	fmtJobRejected     = "step %d (%s) failed: the apiserver rejected its Job %s: %s"
-	fmtCannotStart     = "step %d (%s) cannot start: %s"
-	fmtInvalidFinally  = "%s is invalid, so the run stopped before it: %s"
-	fmtWhenFailedStep  = "%s failed: %s"
+	// fmtClaimRejected is the rejection of a step whose volume claim the
+	// apiserver refused: the claim, its template and the apiserver's words.
+	fmtClaimRejected  = "its volume claim %s (spec.volumeClaimTemplates %q) is invalid: %s"
+	fmtCannotStart    = "step %d (%s) cannot start: %s"
+	fmtInvalidFinally = "%s is invalid, so the run stopped before it: %s"
+	fmtWhenFailedStep = "%s failed: %s"
 	// fmtJobFailed is the seed's "Job 1 failed: BackoffLimitExceeded".
 	fmtJobFailed = "Job %d failed: %s"
 

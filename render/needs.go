@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	batchv1ac "k8s.io/client-go/applyconfigurations/batch/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 )
@@ -22,6 +23,9 @@ type Needs struct {
 	// the first step starts and after every spec change while the run is
 	// active, so an invalid step fails the run before anything runs.
 	DryRun []*batchv1ac.JobApplyConfiguration `json:"dryRun,omitempty"`
+	// DryRunClaims are the run's volume claims, due with DryRun: a claim
+	// the apiserver refuses fails the steps that mount it (InvalidStep).
+	DryRunClaims []*corev1ac.PersistentVolumeClaimApplyConfiguration `json:"dryRunClaims,omitempty"`
 	// ServiceAccount is the ServiceAccount the pods of the step that starts
 	// now run as: a missing one holds the step (ResourcesUnavailable).
 	ServiceAccount string `json:"serviceAccount,omitempty"`
@@ -32,7 +36,7 @@ type Needs struct {
 
 // Empty is true when render needs nothing more.
 func (n Needs) Empty() bool {
-	return len(n.DryRun) == 0 && n.ServiceAccount == "" && len(n.PodsOf) == 0
+	return len(n.DryRun) == 0 && len(n.DryRunClaims) == 0 && n.ServiceAccount == "" && len(n.PodsOf) == 0
 }
 
 // Answers are the cluster's answers to a render's Needs.
@@ -49,6 +53,16 @@ type Answers struct {
 	// invalid: in the dry-run (InvalidStep) or when their Job was created
 	// (JobRejected). Retrying cannot help, so each fails the run.
 	Rejected map[string]Rejection `json:"rejected,omitempty"`
+	// RejectedClaims are the volume claim templates, by name, whose claim
+	// the apiserver refused as invalid in the dry-run (InvalidStep).
+	RejectedClaims map[string]Rejection `json:"rejectedClaims,omitempty"`
+}
+
+func (a *Answers) rejectedClaims() map[string]Rejection {
+	if a == nil {
+		return nil
+	}
+	return a.RejectedClaims
 }
 
 func (a *Answers) problem() *Problem {
@@ -82,6 +96,9 @@ func needsOf(sj *v1alpha1.SequentialJob, jobs observedJobs, d decision) Needs {
 	if d.state.ended() || sj.Generation == sj.Status.ObservedGeneration {
 		return needs
 	}
+	// An existing claim answers AlreadyExists, which passes: a claim is
+	// checked before it is first created.
+	needs.DryRunClaims = desiredClaims(sj)
 	for _, finally := range []bool{false, true} {
 		for index, step := range d.list(finally) {
 			ref := slot{finally: finally, index: index, attempt: attemptOf(step)}

@@ -22,8 +22,16 @@ func TestNeeds(t *testing.T) {
 		at          time.Time
 		wantReason  string
 		wantDryRun  []string
+		wantClaims  []string
 		wantAccount string
 	}{
+		"first reconcile with a claim template": {
+			reason:     "Before step 0 the run's claims are dry-run with its steps' Jobs.",
+			obs:        observe(fixtures.MakeSequentialJob("default", "p").Steps("a", "b").Workspace("ws", "").Obj(), start, 0),
+			at:         start,
+			wantDryRun: []string{"p-0", "p-1"},
+			wantClaims: []string{"p-ws"},
+		},
 		"first reconcile": {
 			reason:      "Before step 0 every step is dry-run, and the ServiceAccount of step 0's pods is checked.",
 			obs:         observe(fixtures.MakeSequentialJob("default", "p").Steps("a", "b").ServiceAccount("runner").Obj(), start, 0),
@@ -46,6 +54,11 @@ func TestNeeds(t *testing.T) {
 				dryRun = append(dryRun, *job.Name)
 			}
 			assert.Equal(t, tc.wantDryRun, dryRun, "dry-run")
+			var claims []string
+			for _, claim := range d.Needs.DryRunClaims {
+				claims = append(claims, *claim.Name)
+			}
+			assert.Equal(t, tc.wantClaims, claims, "dry-run of the claims")
 			assert.Equal(t, tc.wantAccount, d.Needs.ServiceAccount, "ServiceAccount")
 			assert.Empty(t, d.Needs.PodsOf)
 

@@ -25,7 +25,9 @@ func (d Desired) MarshalYAML() ([]byte, error) {
 		value any
 		keep  bool
 	}{
+		{"claims", d.Claims, len(d.Claims) > 0},
 		{"jobs", jobs, true},
+		{"deleteClaims", d.DeleteClaims, len(d.DeleteClaims) > 0},
 		{"jobControls", d.JobControls, len(d.JobControls) > 0},
 		{"status", d.Status, true},
 		{"statusChanged", d.StatusChanged(), true},

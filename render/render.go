@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	batchv1ac "k8s.io/client-go/applyconfigurations/batch/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 
 	v1alpha1 "example.com/sequentialjob/apis/batch/v1alpha1"
 	sjac "example.com/sequentialjob/apis/batch/v1alpha1/applyconfiguration/batch/v1alpha1"
@@ -55,6 +56,16 @@ type Desired struct {
 	// apply. An existing Job never appears here: a Job's template is
 	// immutable, and a step's Job is never re-rendered from a changed spec.
 	Job *batchv1ac.JobApplyConfiguration
+
+	// Claims are the run's volume claims (spec.volumeClaimTemplates), as
+	// whole apply intents, to apply before Job: with every step that
+	// starts, so a claim exists before the first step and again after a
+	// retry of a run whose claims were deleted when it finished.
+	Claims []*corev1ac.PersistentVolumeClaimApplyConfiguration
+
+	// DeleteClaims name the claims to delete before Status is written: the
+	// run finishes now and volumeClaimRetention.whenFinished is Delete.
+	DeleteClaims []string
 
 	// JobControls change running steps' Jobs (spec.suspend, or
 	// spec.activeDeadlineSeconds to stop one): small intents applied with
@@ -196,9 +207,11 @@ func Render(obs Observed, now time.Time) Desired {
 	}
 	if d.next != nil {
 		desired.Job = desiredJob(sj, *d.next, resultsBefore(d.steps, d.finally, d.next.ref))
+		desired.Claims = desiredClaims(sj)
 	}
 	desired.JobControls = jobControls(sj, d.controls)
 	desired.Status = runStatus(sj, rec, d, ts)
+	desired.DeleteClaims = claimsToDelete(sj, desired.Status)
 	desired.Release = releasable(jobs, desired.Status)
 	desired.Transitions = Transitions(sj.Status, desired.Status)
 	desired.Events = events(sj, rec, d, desired.Status, desired.Transitions)

@@ -31,6 +31,40 @@ func TestRenderGolden(t *testing.T) {
 		reason string
 		check  func(t *testing.T, got render.Desired)
 	}{
+		"claims-created-before-first-step": {
+			reason: "Before step 0 the run's claim is applied as <run>-<name>, labelled and owned like a Job; the steps that mount it get a persistentVolumeClaim volume, the others none.",
+			check: func(t *testing.T, got render.Desired) {
+				require.Len(t, got.Claims, 1)
+				assert.Equal(t, "pipeline-workspace", *got.Claims[0].Name)
+				require.NotNil(t, got.Job)
+				require.Len(t, got.Job.Spec.Template.Spec.Volumes, 1)
+				assert.Equal(t, "pipeline-workspace", *got.Job.Spec.Template.Spec.Volumes[0].PersistentVolumeClaim.ClaimName)
+				assert.Empty(t, got.DeleteClaims)
+			},
+		},
+		"claim-rejected-fails-run": {
+			reason: "A claim the apiserver rejects in the dry-run fails the step that mounts it, and so the run, before step 0: InvalidStep, no claim, no Job.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Nil(t, got.Job)
+				assert.Empty(t, got.Claims)
+				assert.Equal(t, v1alpha1.PhaseFailed, got.Status.Phase)
+				assert.Equal(t, v1alpha1.ReasonInvalidStep, got.Status.Steps[1].Reason)
+			},
+		},
+		"claims-deleted-when-run-succeeds": {
+			reason: "The run finishes: with whenFinished Delete (the default) its claims are deleted, before the terminal status is written.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Phase)
+				assert.Equal(t, []string{"pipeline-workspace"}, got.DeleteClaims)
+			},
+		},
+		"claims-retained-when-run-succeeds": {
+			reason: "With whenFinished Retain a finished run keeps its claims, until the SequentialJob goes.",
+			check: func(t *testing.T, got render.Desired) {
+				assert.Equal(t, v1alpha1.PhaseSucceeded, got.Status.Phase)
+				assert.Empty(t, got.DeleteClaims)
+			},
+		},
 		"fresh-creates-job-0": {
 			reason: "The seed's example, never reconciled, creates the Job of its first step.",
 			check: func(t *testing.T, got render.Desired) {

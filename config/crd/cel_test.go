@@ -185,12 +185,12 @@ func TestCRDValidationRules(t *testing.T) {
 			spec: "  containers:\n  - {name: a, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}\n" +
 				"  - {name: b, image: busybox, volumeMounts: [{name: data, mountPath: /data}, {name: scratch, mountPath: /tmp}]}\n" +
 				"  template: {spec: {volumes: [{name: data, emptyDir: {}}]}}\n",
-			wantErr: `spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes: step "b" mounts "scratch"`,
+			wantErr: `spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes or of spec.volumeClaimTemplates: step "b" mounts "scratch"`,
 		},
 		"volumeMount without template volumes": {
 			reason:  "Without spec.template.spec.volumes no mount can be satisfied.",
 			spec:    "  containers: [{name: a, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]\n",
-			wantErr: `spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes: step "a" mounts "data"`,
+			wantErr: `spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes or of spec.volumeClaimTemplates: step "a" mounts "data"`,
 		},
 		"largest volumes and mounts the bounds allow": {
 			reason: "Every step mounts the most volumes it may, with the longest names: the rule stays within the runtime CEL cost limit per call, so a valid object is never rejected for cost.",
@@ -199,7 +199,7 @@ func TestCRDValidationRules(t *testing.T) {
 		"largest volumes and mounts the bounds allow, last mount missing": {
 			reason:  "The worst case for the rule and its message: both stay within the runtime CEL cost limit per call, and the message still names the step and the mount.",
 			spec:    volumes(v1alpha1.MaxSteps, v1alpha1.MaxVolumeMounts, v1alpha1.MaxVolumes, v1alpha1.MaxVolumeNameLength, true),
-			wantErr: `spec: Invalid value: spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes: step "s63" mounts "missing"`,
+			wantErr: `spec: Invalid value: spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes or of spec.volumeClaimTemplates: step "s63" mounts "missing"`,
 		},
 		"too many template volumes": {
 			reason:  "spec.template.spec.volumes is bounded, which keeps the volumeMounts rule within the CEL cost budget.",
@@ -335,7 +335,7 @@ func TestCRDValidationRules(t *testing.T) {
 		"finally step mounts a volume the template lacks": {
 			reason:  "As for the steps, a mount must name a template volume.",
 			spec:    oneStep + "  finally: [{name: z, image: busybox, volumeMounts: [{name: data, mountPath: /data}]}]\n",
-			wantErr: "spec.finally[].volumeMounts[].name must name a volume of spec.template.spec.volumes",
+			wantErr: "spec.finally[].volumeMounts[].name must name a volume of spec.template.spec.volumes or of spec.volumeClaimTemplates",
 		},
 		"too many finally steps": {
 			reason:  "spec.finally is bounded (MaxFinallySteps).",
@@ -434,12 +434,60 @@ func TestCRDValidationRules(t *testing.T) {
 		"stepTemplate volumeMount naming a missing volume": {
 			reason:  "Merged into every step, the mount would make every step's pod invalid.",
 			spec:    oneStep + "  stepTemplate: {volumeMounts: [{name: cache, mountPath: /cache}]}\n  template: {spec: {volumes: [{name: data, emptyDir: {}}]}}\n",
-			wantErr: "spec.stepTemplate.volumeMounts[].name must name a volume of spec.template.spec.volumes",
+			wantErr: "spec.stepTemplate.volumeMounts[].name must name a volume of spec.template.spec.volumes or of spec.volumeClaimTemplates",
 		},
 		"stepTemplate with too many volumeMounts": {
 			reason:  "The template's mounts are bounded as a step's are, for the volumeMounts rule's CEL cost.",
 			spec:    oneStep + "  stepTemplate: {volumeMounts: [" + strings.TrimSuffix(strings.Repeat("{name: v, mountPath: /m}, ", v1alpha1.MaxVolumeMounts+1), ", ") + "]}\n",
 			wantErr: fmt.Sprintf("spec.stepTemplate.volumeMounts: Too many: %d: must have at most %d items", v1alpha1.MaxVolumeMounts+1, v1alpha1.MaxVolumeMounts),
+		},
+		"volumeMount naming a claim template": {
+			reason: "Steps, finally steps and the stepTemplate mount a claim template by its name.",
+			spec: "  containers: [{name: a, image: busybox, volumeMounts: [{name: ws, mountPath: /ws}]}]\n" +
+				"  finally: [{name: z, image: busybox, volumeMounts: [{name: ws, mountPath: /ws}]}]\n" +
+				"  stepTemplate: {volumeMounts: [{name: ws, mountPath: /ws}]}\n" +
+				"  volumeClaimTemplates: [{name: ws, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}]\n  volumeClaimRetention: {whenFinished: Retain}\n",
+		},
+		"volumeMount naming a claim template and a template volume": {
+			reason: "Claim templates join the template's volumes; both may be mounted.",
+			spec: "  containers: [{name: a, image: busybox, volumeMounts: [{name: ws, mountPath: /ws}, {name: data, mountPath: /data}]}]\n" +
+				"  template: {spec: {volumes: [{name: data, emptyDir: {}}]}}\n  volumeClaimTemplates: [{name: ws, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}]\n",
+		},
+		"claim template named like a template volume": {
+			reason:  "A step mounts both by name: the pod would have two volumes of one name.",
+			spec:    oneStep + "  template: {spec: {volumes: [{name: ws, emptyDir: {}}]}}\n  volumeClaimTemplates: [{name: ws, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}]\n",
+			wantErr: `spec.volumeClaimTemplates[].name must differ from every spec.template.spec.volumes[].name: steps mount both by name, and "ws" is in both`,
+		},
+		"duplicate claim template names": {
+			reason:  "volumeClaimTemplates is keyed by name.",
+			spec:    oneStep + "  volumeClaimTemplates: [{name: ws, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}, {name: ws, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}]\n",
+			wantErr: "spec.volumeClaimTemplates[1]: Duplicate value",
+		},
+		"claim name over 63 characters": {
+			reason:  "The claim is <run>-<name>; a longer name would be refused when the run starts.",
+			name:    strings.Repeat("r", 50),
+			spec:    oneStep + "  volumeClaimTemplates: [{name: workspace-cache, spec: {resources: {requests: {storage: 1Gi}}}}]\n",
+			wantErr: "each volume claim's name (<metadata.name>-<spec.volumeClaimTemplates[].name>) must be at most 63 characters",
+		},
+		"claim name of 63 characters": {
+			reason: "At the limit: <run>-<name> is exactly 63 characters.",
+			name:   strings.Repeat("r", 47),
+			spec:   oneStep + "  volumeClaimTemplates: [{name: workspace-cache, spec: {resources: {requests: {storage: 1Gi}}}}]\n",
+		},
+		"claim template name not a DNS label": {
+			reason:  "The name is a pod volume name and part of the claim's name.",
+			spec:    oneStep + "  volumeClaimTemplates: [{name: Work_Space, spec: {}}]\n",
+			wantErr: "spec.volumeClaimTemplates[0].name in body should match",
+		},
+		"too many claim templates": {
+			reason:  "volumeClaimTemplates is bounded, for the volumeMounts rules' CEL cost.",
+			spec:    oneStep + "  volumeClaimTemplates: [" + claims(v1alpha1.MaxVolumeClaimTemplates+1) + "]\n",
+			wantErr: fmt.Sprintf("spec.volumeClaimTemplates: Too many: %d: must have at most %d items", v1alpha1.MaxVolumeClaimTemplates+1, v1alpha1.MaxVolumeClaimTemplates),
+		},
+		"claim retention unknown": {
+			reason:  "Only Delete and Retain exist.",
+			spec:    oneStep + "  volumeClaimRetention: {whenFinished: Keep}\n",
+			wantErr: `spec.volumeClaimRetention.whenFinished: Unsupported value: "Keep": supported values: "Delete", "Retain"`,
 		},
 		"negative backoffLimit": {
 			reason:  "backoffLimit follows the Job's bounds.",
@@ -798,4 +846,13 @@ func TestCRDBoundsMatchConstants(t *testing.T) {
 		rules = append(rules, r.Rule)
 	}
 	assert.Contains(t, rules, fmt.Sprintf("size(self.metadata.name) <= %d", v1alpha1.MaxNameLength))
+}
+
+// claims is n claim templates named w0, w1, ...
+func claims(n int) string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("{name: w%d, spec: {}}", i)
+	}
+	return strings.Join(out, ", ")
 }

@@ -80,6 +80,12 @@ var specFields = map[string]struct {
 		"  approvedSteps: [b]\n"},
 	"ttlSecondsAfterFinished": {runControl, "when to delete the finished run: changes nothing it runs",
 		"  ttlSecondsAfterFinished: 60\n"},
+	"volumeClaimTemplates": {whatItRuns, "the volumes every step reads and writes: a claim is created from it before " +
+		"the first step, so an edit after that would describe a claim the run does not have",
+		"  volumeClaimTemplates: [{name: ws, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}]\n"},
+	"volumeClaimRetention": {runControl, "when to delete the finished run's claims, like ttlSecondsAfterFinished: " +
+		"changes nothing the steps run or read; Retain can be asked mid-run to keep a failing run's workspace",
+		"  volumeClaimRetention: {whenFinished: Retain}\n"},
 }
 
 // specFieldBase is appended to the spec `immutable` before a field's edit,

@@ -132,6 +132,9 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err := createNode(ctx, c.Clientset); err != nil {
 		return c, err
 	}
+	if err := createStorageClass(ctx, c.Clientset); err != nil {
+		return c, err
+	}
 	if err := c.waitForControllerManager(ctx); err != nil {
 		return c, err
 	}
@@ -332,6 +335,13 @@ func (c *Cluster) stopWatchdog() {
 var controllerManagerControllers = []string{
 	"job", "garbagecollector", "namespace", "serviceaccount", "serviceaccount-token", "ttl-after-finished",
 	"clusterrole-aggregation", "resourcequota",
+	// Claims bind as on a real cluster: the binder provisions a volume for
+	// each claim (the host-path provisioner, --enable-hostpath-provisioner,
+	// with the default StorageClass of storage.go) and binds it; the
+	// protection controllers remove the finalizers the apiserver's
+	// StorageObjectInUseProtection admission adds, so a deleted claim goes
+	// once no running pod uses it.
+	"persistentvolume-binder-controller", "persistentvolumeclaim-protection-controller", "persistentvolume-protection-controller",
 }
 
 func (c *Cluster) startSystemComponents() error {
@@ -345,6 +355,7 @@ func (c *Cluster) startSystemComponents() error {
 		"--secure-port=0",
 		"--concurrent-job-syncs=10",
 		"--concurrent-gc-syncs=10",
+		"--enable-hostpath-provisioner",
 	}
 	scheduler := []string{
 		"--kubeconfig=" + c.Kubeconfig,

@@ -91,7 +91,7 @@ func TestInvalidStepsFailFast(t *testing.T) {
 	noVolume.Spec.Containers[1].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
 	err = k8s.Create(context.Background(), noVolume)
 	require.Error(t, err)
-	require.Contains(t, err.Error(), `must name a volume of spec.template.spec.volumes: step "migrate" mounts "data"`)
+	require.Contains(t, err.Error(), `must name a volume of spec.template.spec.volumes or of spec.volumeClaimTemplates: step "migrate" mounts "data"`)
 
 	const name = "over-limits"
 	overLimits := fixtures.MakeSequentialJob(ns, name).Steps("prepare", "migrate").Obj()

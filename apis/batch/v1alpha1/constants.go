@@ -61,6 +61,10 @@ const (
 	// names.
 	MaxFinallySteps = 16
 
+	// MaxVolumeClaimTemplates bounds spec.volumeClaimTemplates: their names
+	// join the template's volumes in the volumeMounts rules' CEL cost.
+	MaxVolumeClaimTemplates = 8
+
 	// MaxRecordedFinallySteps bounds status.finally: the finally steps that
 	// started, then the pending ones of the current spec.
 	MaxRecordedFinallySteps = 2 * MaxFinallySteps
@@ -119,6 +123,10 @@ const (
 	// AnnotationSpecGeneration records the SequentialJob generation a Job was
 	// rendered from, so a spec change mid-run can be traced per step.
 	AnnotationSpecGeneration = "batch.example.com/spec-generation"
+
+	// LabelClaimTemplate names, on a run's PersistentVolumeClaim, the
+	// spec.volumeClaimTemplates entry it was made from.
+	LabelClaimTemplate = "batch.example.com/volume-claim-template"
 )
 
 // Kueue's labels (https://kueue.sigs.k8s.io), read on the SequentialJob and

@@ -24,15 +24,16 @@ import (
 // +kubebuilder:validation:XValidation:rule="self.containers.all(c, self.containers.exists_one(d, d.name == c.name))",message="step names (spec.containers[].name) must be unique"
 // +kubebuilder:validation:XValidation:rule="!has(self.template) || !has(self.template.spec) || !has(self.template.spec.containers) || size(self.template.spec.containers) == 0",message="spec.template.spec.containers must be empty: the steps come from spec.containers"
 // +kubebuilder:validation:XValidation:rule="!has(self.template) || !has(self.template.spec) || !has(self.template.spec.restartPolicy) || self.template.spec.restartPolicy in ['Never', 'OnFailure']",message="spec.template.spec.restartPolicy must be Never or OnFailure, as a Job requires"
-// +kubebuilder:validation:XValidation:rule="self.containers.all(c, !has(c.volumeMounts) || sets.contains((has(self.template) && has(self.template.spec) && has(self.template.spec.volumes) ? self.template.spec.volumes.map(v, v.name) : []), c.volumeMounts.map(m, m.name)))",message="spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes",messageExpression=`[(has(self.template) && has(self.template.spec) && has(self.template.spec.volumes) ? self.template.spec.volumes.map(v, v.name) : [])].map(vn, [self.containers.map(c, has(c.volumeMounts) && !sets.contains(vn, c.volumeMounts.map(m, m.name)), c.name)[0]].map(step, 'spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes: step "' + step + '" mounts "' + self.containers.map(c, c.name == step, c.volumeMounts.map(m, !(m.name in vn), m.name)[0])[0] + '"')[0])[0]`
+// +kubebuilder:validation:XValidation:rule="self.containers.all(c, !has(c.volumeMounts) || sets.contains(((has(self.template) && has(self.template.spec) && has(self.template.spec.volumes) ? self.template.spec.volumes.map(v, v.name) : []) + (has(self.volumeClaimTemplates) ? self.volumeClaimTemplates.map(t, t.name) : [])), c.volumeMounts.map(m, m.name)))",message="spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes or of spec.volumeClaimTemplates",messageExpression=`[((has(self.template) && has(self.template.spec) && has(self.template.spec.volumes) ? self.template.spec.volumes.map(v, v.name) : []) + (has(self.volumeClaimTemplates) ? self.volumeClaimTemplates.map(t, t.name) : []))].map(vn, [self.containers.map(c, has(c.volumeMounts) && !sets.contains(vn, c.volumeMounts.map(m, m.name)), c.name)[0]].map(step, 'spec.containers[].volumeMounts[].name must name a volume of spec.template.spec.volumes or of spec.volumeClaimTemplates: step "' + step + '" mounts "' + self.containers.map(c, c.name == step, c.volumeMounts.map(m, !(m.name in vn), m.name)[0])[0] + '"')[0])[0]`
 // +kubebuilder:validation:XValidation:rule="!has(self.finally) || self.finally.all(f, !self.containers.exists(c, c.name == f.name))",message="spec.finally[].name must differ from every spec.containers[].name: a step's name is its identity",messageExpression=`'spec.finally[].name must differ from every spec.containers[].name: a step\'s name is its identity, and "' + self.finally.map(f, f.name).filter(n, self.containers.exists(c, c.name == n))[0] + '" is in both'`
 // +kubebuilder:validation:XValidation:rule="!has(self.stepSettings) || self.stepSettings.all(s, self.containers.exists(c, c.name == s.name) || (has(self.finally) && self.finally.exists(f, f.name == s.name)))",message="spec.stepSettings[].name must name a step of spec.containers or spec.finally",messageExpression=`'spec.stepSettings[].name must name a step of spec.containers or spec.finally, and "' + self.stepSettings.map(s, s.name).filter(n, !(self.containers.exists(c, c.name == n) || (has(self.finally) && self.finally.exists(f, f.name == n))))[0] + '" names none'`
 // +kubebuilder:validation:XValidation:rule="!has(self.retryFrom) || self.containers.exists(c, c.name == self.retryFrom)",message="spec.retryFrom must name a step of spec.containers",messageExpression=`has(self.finally) && self.finally.exists(f, f.name == self.retryFrom) ? 'spec.retryFrom must name a step of spec.containers, and "' + self.retryFrom + '" is a finally step: the finally steps run again on every retry' : 'spec.retryFrom must name a step of spec.containers, and "' + self.retryFrom + '" names none'`,fieldPath=".retryFrom"
 // +kubebuilder:validation:XValidation:rule="!(has(self.podFailurePolicy) || (has(self.stepSettings) && self.stepSettings.exists(s, has(s.podFailurePolicy)))) || self.?template.?spec.?restartPolicy.orValue('Never') == 'Never'",message="a podFailurePolicy needs spec.template.spec.restartPolicy Never (or unset), as a Job requires"
-// +kubebuilder:validation:XValidation:rule="!has(self.finally) || self.finally.all(c, !has(c.volumeMounts) || sets.contains((has(self.template) && has(self.template.spec) && has(self.template.spec.volumes) ? self.template.spec.volumes.map(v, v.name) : []), c.volumeMounts.map(m, m.name)))",message="spec.finally[].volumeMounts[].name must name a volume of spec.template.spec.volumes"
+// +kubebuilder:validation:XValidation:rule="!has(self.finally) || self.finally.all(c, !has(c.volumeMounts) || sets.contains(((has(self.template) && has(self.template.spec) && has(self.template.spec.volumes) ? self.template.spec.volumes.map(v, v.name) : []) + (has(self.volumeClaimTemplates) ? self.volumeClaimTemplates.map(t, t.name) : [])), c.volumeMounts.map(m, m.name)))",message="spec.finally[].volumeMounts[].name must name a volume of spec.template.spec.volumes or of spec.volumeClaimTemplates"
 // +kubebuilder:validation:XValidation:rule="!has(self.approvedSteps) || self.approvedSteps.all(n, has(self.stepSettings) && self.stepSettings.exists(s, s.name == n && s.?approval.orValue('None') == 'Required'))",message="spec.approvedSteps[] must name a step whose stepSettings have approval: Required",messageExpression=`'spec.approvedSteps[] must name a step whose stepSettings have approval: Required, and "' + self.approvedSteps.filter(n, !(has(self.stepSettings) && self.stepSettings.exists(s, s.name == n && s.?approval.orValue('None') == 'Required')))[0] + '" has no approval gate'`
 // +kubebuilder:validation:XValidation:rule="!has(self.stepSettings) || self.stepSettings.all(s, !has(s.approval) || self.containers.exists(c, c.name == s.name))",message="spec.stepSettings[].approval gates only steps of spec.containers: a finally step runs whatever happened, so it takes no approval",messageExpression=`'spec.stepSettings[].approval gates only steps of spec.containers: a finally step runs whatever happened, so it takes no approval, and "' + self.stepSettings.map(s, has(s.approval) && !self.containers.exists(c, c.name == s.name), s.name)[0] + '" is a finally step'`
-// +kubebuilder:validation:XValidation:rule="!has(self.stepTemplate) || !has(self.stepTemplate.volumeMounts) || sets.contains((has(self.template) && has(self.template.spec) && has(self.template.spec.volumes) ? self.template.spec.volumes.map(v, v.name) : []), self.stepTemplate.volumeMounts.map(m, m.name))",message="spec.stepTemplate.volumeMounts[].name must name a volume of spec.template.spec.volumes"
+// +kubebuilder:validation:XValidation:rule="!has(self.stepTemplate) || !has(self.stepTemplate.volumeMounts) || sets.contains(((has(self.template) && has(self.template.spec) && has(self.template.spec.volumes) ? self.template.spec.volumes.map(v, v.name) : []) + (has(self.volumeClaimTemplates) ? self.volumeClaimTemplates.map(t, t.name) : [])), self.stepTemplate.volumeMounts.map(m, m.name))",message="spec.stepTemplate.volumeMounts[].name must name a volume of spec.template.spec.volumes or of spec.volumeClaimTemplates"
+// +kubebuilder:validation:XValidation:rule="!has(self.volumeClaimTemplates) || !has(self.template) || !has(self.template.spec) || !has(self.template.spec.volumes) || !self.volumeClaimTemplates.exists(t, self.template.spec.volumes.exists(v, v.name == t.name))",message="spec.volumeClaimTemplates[].name must differ from every spec.template.spec.volumes[].name: steps mount both by name",messageExpression=`'spec.volumeClaimTemplates[].name must differ from every spec.template.spec.volumes[].name: steps mount both by name, and "' + self.volumeClaimTemplates.map(t, t.name).filter(n, self.template.spec.volumes.exists(v, v.name == n))[0] + '" is in both'`
 type SequentialJobSpec struct {
 	// Containers are the steps, run in list order. Each step runs as one
 	// batch/v1 Job whose pod has this container as its only container.
@@ -195,6 +196,81 @@ type SequentialJobSpec struct {
 	//
 	// +optional
 	UpdateStrategy UpdateStrategy `json:"updateStrategy,omitempty"`
+
+	// VolumeClaimTemplates are PersistentVolumeClaims that live as long as
+	// the run (Tekton's workspace volumeClaimTemplate, Argo's
+	// volumeClaimTemplates): before the first step starts, the controller
+	// creates each as "<run>-<name>", owned by the SequentialJob. A step,
+	// finally step or the stepTemplate mounts one by its name in
+	// volumeMounts, and the step's pod gets a persistentVolumeClaim volume
+	// of that name, so step 2 reads what step 1 wrote. The controller waits
+	// for none to bind. The claims are deleted with the run, and when it
+	// finishes unless volumeClaimRetention.whenFinished is Retain.
+	//
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=8
+	VolumeClaimTemplates []VolumeClaimTemplate `json:"volumeClaimTemplates,omitempty"`
+
+	// VolumeClaimRetention says when the claims of volumeClaimTemplates go.
+	//
+	// +optional
+	VolumeClaimRetention *VolumeClaimRetention `json:"volumeClaimRetention,omitempty"`
+}
+
+// VolumeClaimTemplate is one PersistentVolumeClaim of the run.
+type VolumeClaimTemplate struct {
+	// Name is the volume name steps mount it by; the claim is
+	// "<run>-<name>", which must fit in 63 characters.
+	//
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// Metadata holds the claim's own labels and annotations.
+	//
+	// +optional
+	Metadata ClaimMetadata `json:"metadata,omitempty"`
+
+	// Spec is the claim's spec: accessModes, resources.requests.storage,
+	// storageClassName, ...
+	Spec corev1.PersistentVolumeClaimSpec `json:"spec"`
+}
+
+// ClaimMetadata is the part of a claim's metadata a template sets.
+type ClaimMetadata struct {
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// ClaimRetentionPolicy says whether a finished run keeps its claims.
+//
+// +kubebuilder:validation:Enum=Delete;Retain
+type ClaimRetentionPolicy string
+
+const (
+	// ClaimRetentionDelete deletes the claims once the run finishes.
+	ClaimRetentionDelete ClaimRetentionPolicy = "Delete"
+	// ClaimRetentionRetain keeps them, for debugging, until the
+	// SequentialJob is deleted (by a person or ttlSecondsAfterFinished).
+	ClaimRetentionRetain ClaimRetentionPolicy = "Retain"
+)
+
+// VolumeClaimRetention says when the claims of volumeClaimTemplates go, as
+// a StatefulSet's persistentVolumeClaimRetentionPolicy does.
+type VolumeClaimRetention struct {
+	// WhenFinished is Delete (the default): the claims go once the run
+	// finishes (Succeeded or Failed, after its finally steps); or Retain:
+	// they stay until the SequentialJob is deleted. Either way they go
+	// with the SequentialJob.
+	//
+	// +optional
+	// +kubebuilder:default=Delete
+	WhenFinished ClaimRetentionPolicy `json:"whenFinished,omitempty"`
 }
 
 // StepSettings are one step's own settings; each set field overrides the
@@ -551,7 +627,7 @@ type StepAttempt struct {
 // ValidatingAdmissionPolicy: once the run has started (the same test as the
 // `started` variable of policies/immutable-once-started.yaml), an update
 // must leave spec as it was, except the run controls spec.suspend, spec.approvedSteps,
-// spec.retryToken and spec.ttlSecondsAfterFinished, which act on a run
+// spec.retryToken, spec.retryFrom, spec.ttlSecondsAfterFinished and spec.volumeClaimRetention, which act on a run
 // without changing what it runs. The old object's strategy decides, so one update
 // cannot switch to Continue and change the spec too. Status writes (the
 // status subresource keeps spec) and metadata-only updates (finalizers,
@@ -579,8 +655,9 @@ type StepAttempt struct {
 // +kubebuilder:printcolumn:name="Attempt",type=integer,JSONPath=`.status.attempt`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.progress.failureReason`,priority=1
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.volumeClaimTemplates) || self.spec.volumeClaimTemplates.all(t, size(self.metadata.name) + 1 + size(t.name) <= 63)",message="each volume claim's name (<metadata.name>-<spec.volumeClaimTemplates[].name>) must be at most 63 characters"
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 60",message="metadata.name must be at most 60 characters, so that the step Job names (<name>-<index>) fit in 63"
-// +kubebuilder:validation:XValidation:rule="oldSelf.spec.?updateStrategy.?type.orValue('Continue') != 'Immutable' || !(has(oldSelf.status) && (has(oldSelf.status.startTime) || oldSelf.status.?phase.orValue('Pending') != 'Pending' || (has(oldSelf.status.steps) && oldSelf.status.steps.exists(s, s.phase != 'Pending')))) || (self.spec.containers == oldSelf.spec.containers && (has(self.spec.template) ? has(oldSelf.spec.template) && self.spec.template == oldSelf.spec.template : !has(oldSelf.spec.template)) && (has(self.spec.stepTemplate) ? has(oldSelf.spec.stepTemplate) && self.spec.stepTemplate == oldSelf.spec.stepTemplate : !has(oldSelf.spec.stepTemplate)) && (has(self.spec.backoffLimit) ? has(oldSelf.spec.backoffLimit) && self.spec.backoffLimit == oldSelf.spec.backoffLimit : !has(oldSelf.spec.backoffLimit)) && (has(self.spec.activeDeadlineSeconds) ? has(oldSelf.spec.activeDeadlineSeconds) && self.spec.activeDeadlineSeconds == oldSelf.spec.activeDeadlineSeconds : !has(oldSelf.spec.activeDeadlineSeconds)) && (has(self.spec.podFailurePolicy) ? has(oldSelf.spec.podFailurePolicy) && self.spec.podFailurePolicy == oldSelf.spec.podFailurePolicy : !has(oldSelf.spec.podFailurePolicy)) && (has(self.spec.stepSettings) ? has(oldSelf.spec.stepSettings) && self.spec.stepSettings == oldSelf.spec.stepSettings : !has(oldSelf.spec.stepSettings)) && (has(self.spec.finally) ? has(oldSelf.spec.finally) && self.spec.finally == oldSelf.spec.finally : !has(oldSelf.spec.finally)) && (has(self.spec.runDeadlineSeconds) ? has(oldSelf.spec.runDeadlineSeconds) && self.spec.runDeadlineSeconds == oldSelf.spec.runDeadlineSeconds : !has(oldSelf.spec.runDeadlineSeconds)) && (has(self.spec.updateStrategy) ? has(oldSelf.spec.updateStrategy) && self.spec.updateStrategy == oldSelf.spec.updateStrategy : !has(oldSelf.spec.updateStrategy)) && (has(self.spec.jobManagedBy) ? has(oldSelf.spec.jobManagedBy) && self.spec.jobManagedBy == oldSelf.spec.jobManagedBy : !has(oldSelf.spec.jobManagedBy)) && self.spec.containers.map(c, c.name) == oldSelf.spec.containers.map(c, c.name) && (has(self.spec.finally) ? self.spec.finally.map(c, c.name) : []) == (has(oldSelf.spec.finally) ? oldSelf.spec.finally.map(c, c.name) : []) && (has(self.spec.template) && has(self.spec.template.spec) && has(self.spec.template.spec.initContainers) ? self.spec.template.spec.initContainers.map(c, c.name) : []) == (has(oldSelf.spec.template) && has(oldSelf.spec.template.spec) && has(oldSelf.spec.template.spec.initContainers) ? oldSelf.spec.template.spec.initContainers.map(c, c.name) : []))",message="spec is immutable: spec.updateStrategy.type is Immutable and the first step has started; delete and re-create the SequentialJob to run a different spec",reason="FieldValueForbidden",fieldPath=".spec"
+// +kubebuilder:validation:XValidation:rule="oldSelf.spec.?updateStrategy.?type.orValue('Continue') != 'Immutable' || !(has(oldSelf.status) && (has(oldSelf.status.startTime) || oldSelf.status.?phase.orValue('Pending') != 'Pending' || (has(oldSelf.status.steps) && oldSelf.status.steps.exists(s, s.phase != 'Pending')))) || (self.spec.containers == oldSelf.spec.containers && (has(self.spec.template) ? has(oldSelf.spec.template) && self.spec.template == oldSelf.spec.template : !has(oldSelf.spec.template)) && (has(self.spec.stepTemplate) ? has(oldSelf.spec.stepTemplate) && self.spec.stepTemplate == oldSelf.spec.stepTemplate : !has(oldSelf.spec.stepTemplate)) && (has(self.spec.backoffLimit) ? has(oldSelf.spec.backoffLimit) && self.spec.backoffLimit == oldSelf.spec.backoffLimit : !has(oldSelf.spec.backoffLimit)) && (has(self.spec.activeDeadlineSeconds) ? has(oldSelf.spec.activeDeadlineSeconds) && self.spec.activeDeadlineSeconds == oldSelf.spec.activeDeadlineSeconds : !has(oldSelf.spec.activeDeadlineSeconds)) && (has(self.spec.podFailurePolicy) ? has(oldSelf.spec.podFailurePolicy) && self.spec.podFailurePolicy == oldSelf.spec.podFailurePolicy : !has(oldSelf.spec.podFailurePolicy)) && (has(self.spec.stepSettings) ? has(oldSelf.spec.stepSettings) && self.spec.stepSettings == oldSelf.spec.stepSettings : !has(oldSelf.spec.stepSettings)) && (has(self.spec.finally) ? has(oldSelf.spec.finally) && self.spec.finally == oldSelf.spec.finally : !has(oldSelf.spec.finally)) && (has(self.spec.runDeadlineSeconds) ? has(oldSelf.spec.runDeadlineSeconds) && self.spec.runDeadlineSeconds == oldSelf.spec.runDeadlineSeconds : !has(oldSelf.spec.runDeadlineSeconds)) && (has(self.spec.updateStrategy) ? has(oldSelf.spec.updateStrategy) && self.spec.updateStrategy == oldSelf.spec.updateStrategy : !has(oldSelf.spec.updateStrategy)) && (has(self.spec.jobManagedBy) ? has(oldSelf.spec.jobManagedBy) && self.spec.jobManagedBy == oldSelf.spec.jobManagedBy : !has(oldSelf.spec.jobManagedBy)) && (has(self.spec.volumeClaimTemplates) ? has(oldSelf.spec.volumeClaimTemplates) && self.spec.volumeClaimTemplates == oldSelf.spec.volumeClaimTemplates : !has(oldSelf.spec.volumeClaimTemplates)) && self.spec.containers.map(c, c.name) == oldSelf.spec.containers.map(c, c.name) && (has(self.spec.finally) ? self.spec.finally.map(c, c.name) : []) == (has(oldSelf.spec.finally) ? oldSelf.spec.finally.map(c, c.name) : []) && (has(self.spec.template) && has(self.spec.template.spec) && has(self.spec.template.spec.initContainers) ? self.spec.template.spec.initContainers.map(c, c.name) : []) == (has(oldSelf.spec.template) && has(oldSelf.spec.template.spec) && has(oldSelf.spec.template.spec.initContainers) ? oldSelf.spec.template.spec.initContainers.map(c, c.name) : []))",message="spec is immutable: spec.updateStrategy.type is Immutable and the first step has started; delete and re-create the SequentialJob to run a different spec",reason="FieldValueForbidden",fieldPath=".spec"
 type SequentialJob struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

@@ -16,6 +16,8 @@ import (
 func ForKind(kind schema.GroupVersionKind) interface{} {
 	switch kind {
 	// Group=batch.example.com, Version=v1alpha1
+	case v1alpha1.SchemeGroupVersion.WithKind("ClaimMetadata"):
+		return &batchv1alpha1.ClaimMetadataApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ExecutionState"):
 		return &batchv1alpha1.ExecutionStateApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("JobProgress"):
@@ -42,6 +44,10 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &batchv1alpha1.StepStatusApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("UpdateStrategy"):
 		return &batchv1alpha1.UpdateStrategyApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("VolumeClaimRetention"):
+		return &batchv1alpha1.VolumeClaimRetentionApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("VolumeClaimTemplate"):
+		return &batchv1alpha1.VolumeClaimTemplateApplyConfiguration{}
 
 	}
 	return nil

@@ -25,6 +25,21 @@ var parser *typed.Parser
 var schemaYAML = typed.YAMLObject(`types:
 - name: com.example.sequentialjob.apis.batch.v1alpha1.Approval
   scalar: string
+- name: com.example.sequentialjob.apis.batch.v1alpha1.ClaimMetadata
+  map:
+    fields:
+    - name: annotations
+      type:
+        map:
+          elementType:
+            scalar: string
+    - name: labels
+      type:
+        map:
+          elementType:
+            scalar: string
+- name: com.example.sequentialjob.apis.batch.v1alpha1.ClaimRetentionPolicy
+  scalar: string
 - name: com.example.sequentialjob.apis.batch.v1alpha1.ConcurrencyPolicy
   scalar: string
 - name: com.example.sequentialjob.apis.batch.v1alpha1.ExecutionState
@@ -238,6 +253,17 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: updateStrategy
       type:
         namedType: com.example.sequentialjob.apis.batch.v1alpha1.UpdateStrategy
+    - name: volumeClaimRetention
+      type:
+        namedType: com.example.sequentialjob.apis.batch.v1alpha1.VolumeClaimRetention
+    - name: volumeClaimTemplates
+      type:
+        list:
+          elementType:
+            namedType: com.example.sequentialjob.apis.batch.v1alpha1.VolumeClaimTemplate
+          elementRelationship: associative
+          keys:
+          - name
 - name: com.example.sequentialjob.apis.batch.v1alpha1.SequentialJobStatus
   map:
     fields:
@@ -402,6 +428,25 @@ var schemaYAML = typed.YAMLObject(`types:
       default: Continue
 - name: com.example.sequentialjob.apis.batch.v1alpha1.UpdateStrategyType
   scalar: string
+- name: com.example.sequentialjob.apis.batch.v1alpha1.VolumeClaimRetention
+  map:
+    fields:
+    - name: whenFinished
+      type:
+        namedType: com.example.sequentialjob.apis.batch.v1alpha1.ClaimRetentionPolicy
+      default: Delete
+- name: com.example.sequentialjob.apis.batch.v1alpha1.VolumeClaimTemplate
+  map:
+    fields:
+    - name: metadata
+      type:
+        namedType: com.example.sequentialjob.apis.batch.v1alpha1.ClaimMetadata
+    - name: name
+      type:
+        scalar: string
+    - name: spec
+      type:
+        namedType: io.k8s.api.core.v1.PersistentVolumeClaimSpec
 - name: io.k8s.api.batch.v1.PodFailurePolicy
   map:
     fields:

@@ -19,7 +19,7 @@ import (
 // ValidatingAdmissionPolicy: once the run has started (the same test as the
 // `started` variable of policies/immutable-once-started.yaml), an update
 // must leave spec as it was, except the run controls spec.suspend, spec.approvedSteps,
-// spec.retryToken and spec.ttlSecondsAfterFinished, which act on a run
+// spec.retryToken, spec.retryFrom, spec.ttlSecondsAfterFinished and spec.volumeClaimRetention, which act on a run
 // without changing what it runs. The old object's strategy decides, so one update
 // cannot switch to Continue and change the spec too. Status writes (the
 // status subresource keeps spec) and metadata-only updates (finalizers,

@@ -109,6 +109,18 @@ type SequentialJobSpecApplyConfiguration struct {
 	ApprovedSteps []string `json:"approvedSteps,omitempty"`
 	// UpdateStrategy says what a spec change does once the run has started.
 	UpdateStrategy *UpdateStrategyApplyConfiguration `json:"updateStrategy,omitempty"`
+	// VolumeClaimTemplates are PersistentVolumeClaims that live as long as
+	// the run (Tekton's workspace volumeClaimTemplate, Argo's
+	// volumeClaimTemplates): before the first step starts, the controller
+	// creates each as "<run>-<name>", owned by the SequentialJob. A step,
+	// finally step or the stepTemplate mounts one by its name in
+	// volumeMounts, and the step's pod gets a persistentVolumeClaim volume
+	// of that name, so step 2 reads what step 1 wrote. The controller waits
+	// for none to bind. The claims are deleted with the run, and when it
+	// finishes unless volumeClaimRetention.whenFinished is Retain.
+	VolumeClaimTemplates []VolumeClaimTemplateApplyConfiguration `json:"volumeClaimTemplates,omitempty"`
+	// VolumeClaimRetention says when the claims of volumeClaimTemplates go.
+	VolumeClaimRetention *VolumeClaimRetentionApplyConfiguration `json:"volumeClaimRetention,omitempty"`
 }
 
 // SequentialJobSpecApplyConfiguration constructs a declarative configuration of the SequentialJobSpec type for use with
@@ -253,5 +265,26 @@ func (b *SequentialJobSpecApplyConfiguration) WithApprovedSteps(values ...string
 // If called multiple times, the UpdateStrategy field is set to the value of the last call.
 func (b *SequentialJobSpecApplyConfiguration) WithUpdateStrategy(value *UpdateStrategyApplyConfiguration) *SequentialJobSpecApplyConfiguration {
 	b.UpdateStrategy = value
+	return b
+}
+
+// WithVolumeClaimTemplates adds the given value to the VolumeClaimTemplates field in the declarative configuration
+// and returns the receiver, so that objects can be build by chaining "With" function invocations.
+// If called multiple times, values provided by each call will be appended to the VolumeClaimTemplates field.
+func (b *SequentialJobSpecApplyConfiguration) WithVolumeClaimTemplates(values ...*VolumeClaimTemplateApplyConfiguration) *SequentialJobSpecApplyConfiguration {
+	for i := range values {
+		if values[i] == nil {
+			panic("nil value passed to WithVolumeClaimTemplates")
+		}
+		b.VolumeClaimTemplates = append(b.VolumeClaimTemplates, *values[i])
+	}
+	return b
+}
+
+// WithVolumeClaimRetention sets the VolumeClaimRetention field in the declarative configuration to the given value
+// and returns the receiver, so that objects can be built by chaining "With" function invocations.
+// If called multiple times, the VolumeClaimRetention field is set to the value of the last call.
+func (b *SequentialJobSpecApplyConfiguration) WithVolumeClaimRetention(value *VolumeClaimRetentionApplyConfiguration) *SequentialJobSpecApplyConfiguration {
+	b.VolumeClaimRetention = value
 	return b
 }
