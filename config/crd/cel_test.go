@@ -549,6 +549,13 @@ const (
 	initsReordered   = "  template: {spec: {initContainers: [{name: unpack, image: busybox}, {name: fetch, image: busybox}]}}\n"
 )
 
+const claimSpecMessage = "spec.volumeClaimTemplates: Forbidden: spec.volumeClaimTemplates[].spec cannot change once the run has started: its claim exists and the spec of a claim is immutable; add a template under a new name, or delete and re-create the SequentialJob"
+
+// workspace is one claim template "ws" of the given size.
+func workspace(size string) string {
+	return "  volumeClaimTemplates: [{name: ws, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: " + size + "}}}}]\n"
+}
+
 const immutableMessage = "spec: Forbidden: spec is immutable: spec.updateStrategy.type is Immutable and the first step has started; delete and re-create the SequentialJob to run a different spec"
 
 // TestCRDUpdateRules runs the rules that compare an update with the stored
@@ -629,6 +636,31 @@ func TestCRDUpdateRules(t *testing.T) {
 			oldStatus: stepRecordOnly,
 			newSpec:   immutableEdited,
 			wantErr:   immutableMessage,
+		},
+		"Continue, started: claim template spec changed": {
+			reason:    "The run's claim exists once a step started, and a claim's spec cannot change: the edit is refused at admission, not left to fail the apply.",
+			oldSpec:   continues + workspace("1Gi"),
+			oldStatus: firstStepRuns,
+			newSpec:   continues + workspace("2Gi"),
+			wantErr:   claimSpecMessage,
+		},
+		"Continue, not started: claim template spec changed": {
+			reason:    "Before any step started no claim exists: the template may change.",
+			oldSpec:   continues + workspace("1Gi"),
+			oldStatus: notStarted,
+			newSpec:   continues + workspace("2Gi"),
+		},
+		"Continue, started: claim template added": {
+			reason:    "A new template is a new claim, created before the next step.",
+			oldSpec:   continues,
+			oldStatus: firstStepRuns,
+			newSpec:   continues + workspace("1Gi"),
+		},
+		"Continue, started: claim template labels changed": {
+			reason:    "Only the claim's spec is frozen; its labels and annotations may change.",
+			oldSpec:   continues + workspace("1Gi"),
+			oldStatus: firstStepRuns,
+			newSpec:   continues + "  volumeClaimTemplates: [{name: ws, metadata: {labels: {team: data}}, spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}]\n",
 		},
 		"Continue, started: spec change": {
 			reason:    "Continue lets the steps that have not started follow the new spec.",
