@@ -19,7 +19,6 @@ import (
 	"github.com/stretchr/testify/require"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -163,15 +162,7 @@ func TestCluster(t *testing.T) {
 // -controller.args and extra after the defaults.
 func startClusterController(ctx context.Context, t *testing.T, cluster *localcluster.Cluster, c client.Client, extra ...string) *localcluster.Process {
 	t.Helper()
-	out, err := cluster.Kubectl(ctx, "apply", "--server-side", "-f", filepath.Join(testenv.Root(), "config", "rbac", "role.yaml"))
-	require.NoError(t, err, "%s", out)
-	require.NoError(t, c.Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: controllerUser},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "sequentialjob-controller"},
-		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: controllerUser}},
-	}))
-	kubeconfig, err := cluster.UserKubeconfig(controllerUser)
-	require.NoError(t, err)
+	kubeconfig := testenv.ShippedRoleKubeconfig(ctx, t, cluster, c, controllerUser)
 	args := append(append([]string{"--kubeconfig=" + kubeconfig}, strings.Fields(*controllerArgs)...), extra...)
 	controller, err := cluster.StartController(ctx, localcluster.ControllerOptions{Path: controllerPath(t), Args: args})
 	require.NoError(t, err)

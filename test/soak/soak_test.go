@@ -17,7 +17,6 @@ import (
 	"github.com/stretchr/testify/require"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -427,15 +426,7 @@ func startController(ctx context.Context, t *testing.T, cluster *localcluster.Cl
 	build.Dir = testenv.Root()
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "building the controller: %s", out)
-	out, err = cluster.Kubectl(ctx, "apply", "--server-side", "-f", filepath.Join(testenv.Root(), "config", "rbac", "role.yaml"))
-	require.NoError(t, err, "%s", out)
-	require.NoError(t, c.Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: controllerUser},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "sequentialjob-controller"},
-		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: controllerUser}},
-	}))
-	kubeconfig, err := cluster.UserKubeconfig(controllerUser)
-	require.NoError(t, err)
+	kubeconfig := testenv.ShippedRoleKubeconfig(ctx, t, cluster, c, controllerUser)
 	p, err := cluster.StartController(ctx, localcluster.ControllerOptions{Path: bin, Args: append([]string{"--kubeconfig=" + kubeconfig}, args...)})
 	require.NoError(t, err)
 	return p
