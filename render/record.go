@@ -90,8 +90,12 @@ func frozen(sj *v1alpha1.SequentialJob, finally bool, old []v1alpha1.StepStatus,
 	entries := make([]v1alpha1.StepStatus, len(old))
 	for i, step := range old {
 		entries[i] = step
-		if step.Phase == v1alpha1.PhaseRunning || step.Phase == v1alpha1.PhaseQueued {
-			entries[i] = followJob(sj, slot{finally: finally, index: i, attempt: attemptOf(step)}, step, jobOf(jobs, finally, i, step), jobs, now)
+		owned := jobOf(jobs, finally, i, step)
+		// A pending entry with a Job of its attempt started, by a render
+		// whose status was never written (a lost write): it follows its
+		// Job too, or it would start again.
+		if step.Phase == v1alpha1.PhaseRunning || step.Phase == v1alpha1.PhaseQueued || (step.Phase == v1alpha1.PhasePending && owned != nil) {
+			entries[i] = followJob(sj, slot{finally: finally, index: i, attempt: attemptOf(step)}, step, owned, jobs, now)
 		}
 	}
 	return section{finally: finally, entries: entries, started: len(entries)}
