@@ -73,7 +73,7 @@ func newRecord(sj *v1alpha1.SequentialJob, jobs observedJobs, now metav1.Time) r
 	if finallyStarted(finally, jobs) {
 		// The steps ended and the finally steps run: the steps are closed,
 		// as in a finished run, and an edit adds none.
-		rec.steps = frozen(sj, false, steps, jobs, now)
+		rec.steps = closed(sj, steps, jobs, now)
 		for _, step := range rec.steps.entries {
 			ran[step.Name] = true
 		}
@@ -90,15 +90,39 @@ func frozen(sj *v1alpha1.SequentialJob, finally bool, old []v1alpha1.StepStatus,
 	entries := make([]v1alpha1.StepStatus, len(old))
 	for i, step := range old {
 		entries[i] = step
-		owned := jobOf(jobs, finally, i, step)
-		// A pending entry with a Job of its attempt started, by a render
-		// whose status was never written (a lost write): it follows its
-		// Job too, or it would start again.
-		if step.Phase == v1alpha1.PhaseRunning || step.Phase == v1alpha1.PhaseQueued || (step.Phase == v1alpha1.PhasePending && owned != nil) {
-			entries[i] = followJob(sj, slot{finally: finally, index: i, attempt: attemptOf(step)}, step, owned, jobs, now)
+		if step.Phase == v1alpha1.PhaseRunning || step.Phase == v1alpha1.PhaseQueued {
+			entries[i] = followJob(sj, slot{finally: finally, index: i, attempt: attemptOf(step)}, step, jobOf(jobs, finally, i, step), jobs, now)
 		}
 	}
 	return section{finally: finally, entries: entries, started: len(entries)}
+}
+
+// closed is the steps' list once the finally steps run: as recorded, as a
+// finished run's, with one difference. A status write lost after a step's
+// Job was created (a crash, a failed write) leaves the step recorded as
+// pending, or not recorded at all, though its Job exists; the Jobs say what
+// ran, so such a step follows its Job. Else it would start again while the
+// finally steps run, or be forgotten and the run succeed without it.
+func closed(sj *v1alpha1.SequentialJob, old []v1alpha1.StepStatus, jobs observedJobs, now metav1.Time) section {
+	n := len(old)
+	for index := range jobs.list(false) {
+		if jobOf(jobs, false, index, oldEntry(old, index)) != nil {
+			n = max(n, index+1)
+		}
+	}
+	entries := make([]v1alpha1.StepStatus, n)
+	for i := range n {
+		step := oldEntry(old, i)
+		ref := slot{index: i, attempt: attemptOf(step)}
+		if owned := jobOf(jobs, false, i, step); !step.Phase.Terminal() && (owned != nil || step.Phase != v1alpha1.PhasePending) {
+			step = followJob(sj, ref, step, owned, jobs, now)
+		}
+		if step.Name == "" {
+			step = lostStep(sj, ref, now)
+		}
+		entries[i] = step
+	}
+	return section{entries: entries, started: n}
 }
 
 // newSection builds one list: the started entries, known from status or
