@@ -122,7 +122,37 @@ func closed(sj *v1alpha1.SequentialJob, old []v1alpha1.StepStatus, jobs observed
 		}
 		entries[i] = step
 	}
-	return section{entries: entries, started: n}
+	if firstFailedRun(entries, false) == nil {
+		entries = passed(sj, entries, now)
+	}
+	return section{entries: entries, started: len(entries)}
+}
+
+// passed is a closed list whose steps did not stop on a failure, without
+// the pending entries a lost status write left: the finally steps started,
+// so their turn passed. The render whose status was lost dropped the ones
+// whose step had left spec, marked a re-opened one as removed, and skipped
+// one by its when: so are they here, or they would start while the finally
+// steps run.
+func passed(sj *v1alpha1.SequentialJob, entries []v1alpha1.StepStatus, now metav1.Time) []v1alpha1.StepStatus {
+	out := entries[:0]
+	for _, step := range entries {
+		if step.Phase != v1alpha1.PhasePending {
+			out = append(out, step)
+			continue
+		}
+		switch expr := whenOf(sj, step.Name); {
+		case !hasContainer(sj.Spec.Containers, step.Name) && step.Attempt <= 1:
+			continue
+		case !hasContainer(sj.Spec.Containers, step.Name):
+			step = removedBeforeAttempt(step)
+		case expr != "":
+			skipStep(&step, expr, now)
+		}
+		step.JobName = slot{index: len(out), attempt: attemptOf(step)}.jobName(sj.Name)
+		out = append(out, step)
+	}
+	return out
 }
 
 // newSection builds one list: the started entries, known from status or
