@@ -128,31 +128,25 @@ func closed(sj *v1alpha1.SequentialJob, old []v1alpha1.StepStatus, jobs observed
 	return section{entries: entries, started: len(entries)}
 }
 
-// passed is a closed list whose steps did not stop on a failure, without
-// the pending entries a lost status write left: the finally steps started,
-// so their turn passed. The render whose status was lost dropped the ones
-// whose step had left spec, marked a re-opened one as removed, and skipped
-// one by its when: so are they here, or they would start while the finally
-// steps run.
+// passed is a closed list whose steps did not stop on a failure, with the
+// pending entries a lost status write left behind settled: the finally
+// steps started, so their turn passed, and they must not start while the
+// finally steps run. One whose step left spec never ran, as a removed
+// pending step; one with a when was skipped by it, as the render whose
+// status was lost decided.
 func passed(sj *v1alpha1.SequentialJob, entries []v1alpha1.StepStatus, now metav1.Time) []v1alpha1.StepStatus {
-	out := entries[:0]
-	for _, step := range entries {
+	for i := range entries {
+		step := &entries[i]
 		if step.Phase != v1alpha1.PhasePending {
-			out = append(out, step)
 			continue
 		}
-		switch expr := whenOf(sj, step.Name); {
-		case !hasContainer(sj.Spec.Containers, step.Name) && step.Attempt <= 1:
-			continue
-		case !hasContainer(sj.Spec.Containers, step.Name):
-			step = removedBeforeAttempt(step)
-		case expr != "":
-			skipStep(&step, expr, now)
+		if expr := whenOf(sj, step.Name); !hasContainer(sj.Spec.Containers, step.Name) {
+			*step = removedBeforeAttempt(*step)
+		} else if expr != "" {
+			skipStep(step, expr, now)
 		}
-		step.JobName = slot{index: len(out), attempt: attemptOf(step)}.jobName(sj.Name)
-		out = append(out, step)
 	}
-	return out
+	return entries
 }
 
 // newSection builds one list: the started entries, known from status or
