@@ -123,27 +123,20 @@ func closed(sj *v1alpha1.SequentialJob, old []v1alpha1.StepStatus, jobs observed
 		entries[i] = step
 	}
 	if firstFailedRun(entries, false) == nil {
-		entries = passed(sj, entries, now)
+		entries = passed(sj, entries)
 	}
 	return section{entries: entries, started: len(entries)}
 }
 
 // passed is a closed list whose steps did not stop on a failure, with the
-// pending entries a lost status write left behind settled: the finally
-// steps started, so their turn passed, and they must not start while the
-// finally steps run. One whose step left spec never ran, as a removed
-// pending step; one with a when was skipped by it, as the render whose
-// status was lost decided.
-func passed(sj *v1alpha1.SequentialJob, entries []v1alpha1.StepStatus, now metav1.Time) []v1alpha1.StepStatus {
-	for i := range entries {
-		step := &entries[i]
-		if step.Phase != v1alpha1.PhasePending {
-			continue
-		}
-		if expr := whenOf(sj, step.Name); !hasContainer(sj.Spec.Containers, step.Name) {
-			*step = removedBeforeAttempt(*step)
-		} else if expr != "" {
-			skipStep(step, expr, now)
+// pending entries a lost status write left behind whose step left spec
+// settled: the finally steps started, so their turn passed, and they never
+// ran, as a removed pending step. (One still in spec waits for advance,
+// which decides its when again.)
+func passed(sj *v1alpha1.SequentialJob, entries []v1alpha1.StepStatus) []v1alpha1.StepStatus {
+	for i, step := range entries {
+		if step.Phase == v1alpha1.PhasePending && !hasContainer(sj.Spec.Containers, step.Name) {
+			entries[i] = removedBeforeAttempt(step)
 		}
 	}
 	return entries
