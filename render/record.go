@@ -131,13 +131,18 @@ func closed(sj *v1alpha1.SequentialJob, old []v1alpha1.StepStatus, jobs observed
 // passed is a closed list whose steps did not stop on a failure, with the
 // pending entries a lost status write left behind whose step left spec
 // settled: the finally steps started, so their turn passed, and they never
-// ran, as a removed pending step. (One still in spec waits for advance,
-// which decides its when again.)
+// ran, as a removed pending step. Only those before the first pending step
+// still in spec: that one waits for advance, which decides it (its when,
+// a rejection) again, and the entries after it keep their turn.
 func passed(sj *v1alpha1.SequentialJob, entries []v1alpha1.StepStatus) []v1alpha1.StepStatus {
 	for i, step := range entries {
-		if step.Phase == v1alpha1.PhasePending && !hasContainer(sj.Spec.Containers, step.Name) {
-			entries[i] = removedBeforeAttempt(step)
+		if step.Phase != v1alpha1.PhasePending {
+			continue
 		}
+		if hasContainer(sj.Spec.Containers, step.Name) {
+			break
+		}
+		entries[i] = removedBeforeAttempt(step)
 	}
 	return entries
 }
