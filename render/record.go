@@ -117,7 +117,7 @@ func closed(sj *v1alpha1.SequentialJob, old []v1alpha1.StepStatus, jobs observed
 		if owned := jobOf(jobs, false, i, step); !step.Phase.Terminal() && (owned != nil || step.Phase != v1alpha1.PhasePending) {
 			step = followJob(sj, ref, step, owned, jobs, now)
 		}
-		if step.Name == "" {
+		if step.Name == "" && !step.Phase.Terminal() {
 			step = lostStep(sj, ref, now)
 		}
 		entries[i] = step
@@ -173,7 +173,8 @@ func newSection(sj *v1alpha1.SequentialJob, finally bool, old []v1alpha1.StepSta
 		ref := slot{finally: finally, index: i, attempt: attemptOf(prev)}
 		step := followJob(sj, ref, prev, jobOf(jobs, finally, i, prev), jobs, now)
 		switch {
-		case step.Name == "":
+		case step.Name == "" && !step.Phase.Terminal():
+			// Neither a record nor a Job (a recorded lost entry keeps its record).
 			step = lostStep(sj, ref, now)
 		case step.Phase == v1alpha1.PhasePending && !hasContainer(spec, step.Name):
 			step = removedBeforeAttempt(step)
