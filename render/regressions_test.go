@@ -228,3 +228,47 @@ func TestLostRetryWriteThenStepRemoved(t *testing.T) {
 	sim.Advance(time.Minute).Complete("pipeline-f0-r2", "")
 	assert.Equal(t, v1alpha1.PhaseSucceeded, sim.Render().Status.Phase)
 }
+
+// TestRetryAfterLostFirstWrite (FuzzRenderSequence, seed
+// lost-step-record-then-retry): a's when is false, so the first reconcile
+// skips a and starts b, and its status write is lost. b fails. Nothing
+// records a: its entry is lost (lostStep), and the run fails. A retry
+// re-runs b, the step that failed, as its attempt 2, once, in b's entry.
+//
+// Before the fix, the retry dropped the lost entry as one that never ran:
+// b's entry moved to index 0, and b was listed twice, in its re-opened
+// entry and again as a pending step of spec. And every reconcile marked
+// the recorded lost entry lost again, failing the run the retry re-opened.
+// Fixed in (render/retry.go, neverRan; render/record.go): an entry before
+// one that started keeps its place, as allowed to fail (the retry goes on
+// without it), and a recorded lost entry keeps its record.
+func TestRetryAfterLostFirstWrite(t *testing.T) {
+	sim := fixtures.NewSim(fixtures.MakeSequentialJob("default", "pipeline").Steps("a", "b").Settings(when("a", "false")).Obj(),
+		time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	require.Equal(t, "pipeline-1", *renderLost(sim).Job.Name, "a is skipped and b starts; the status write is lost")
+	sim.Advance(time.Minute).Fail("pipeline-1", "BackoffLimitExceeded", 1, "")
+	require.Equal(t, v1alpha1.PhaseFailed, sim.Render().Status.Phase)
+
+	sim.Advance(time.Minute).Edit(func(spec *v1alpha1.SequentialJobSpec) { spec.RetryToken = "again" })
+	d := sim.Render()
+	require.NotNil(t, d.Job, "the retry starts nothing; run %s, steps %v", d.Status.Phase, d.Status.Steps)
+	assert.Equal(t, "b", d.Job.Labels[v1alpha1.LabelStepName])
+	assert.Equal(t, "pipeline-1-r2", *d.Job.Name, "the retry re-runs b in its entry")
+	names := []string{}
+	for _, step := range d.Status.Steps {
+		names = append(names, step.Name)
+	}
+	assert.Equal(t, 1, countOf(names, "b"), "b is listed %d times in status.steps %v", countOf(names, "b"), names)
+	sim.Advance(time.Minute).Complete("pipeline-1-r2", "")
+	assert.Equal(t, v1alpha1.PhaseSucceeded, sim.Render().Status.Phase, "b succeeded; a is skipped by its when")
+}
+
+func countOf(list []string, s string) int {
+	n := 0
+	for _, v := range list {
+		if v == s {
+			n++
+		}
+	}
+	return n
+}
