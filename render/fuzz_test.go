@@ -53,30 +53,34 @@ func FuzzRenderJSON(f *testing.F) {
 // at a time, a finished run starts nothing, a succeeded run skipped none of
 // its steps, and a reconcile with nothing to change writes nothing.
 func FuzzRenderSequence(f *testing.F) {
-	f.Fuzz(func(t *testing.T, data []byte) {
-		src := &byteSource{data: data}
-		c := newCluster(src)
-		for round := 0; round < 400; round++ {
-			obs := c.observe(src)
-			d := renderTwice(t, obs, c.now, round%16 == 0)
-			c.check(t, round, obs, d)
-			written := src.intn(8) != 7
-			c.apply(d, written)
-			if c.idle() {
-				if written {
-					c.checkFixpoint(t, round, obs)
-				}
-				if src.done() {
-					return
-				}
+	f.Fuzz(func(t *testing.T, data []byte) { runSequence(t, data) })
+}
+
+// runSequence is FuzzRenderSequence's body: one scenario, decided by data.
+func runSequence(t testing.TB, data []byte) {
+	t.Helper()
+	src := &byteSource{data: data}
+	c := newCluster(src)
+	for round := 0; round < 400; round++ {
+		obs := c.observe(src)
+		d := renderTwice(t, obs, c.now, round%16 == 0)
+		c.check(t, round, obs, d)
+		written := src.intn(8) != 7
+		c.apply(d, written)
+		if c.idle() {
+			if written {
+				c.checkFixpoint(t, round, obs)
 			}
-			c.act(src)
+			if src.done() {
+				return
+			}
 		}
-		if !src.done() {
-			return // the bytes kept the run busy: no verdict on its end
-		}
-		t.Fatalf("the run never ended: phase %s after 400 reconciles\n%s", c.sj.Status.Phase, c.describe())
-	})
+		c.act(src)
+	}
+	if !src.done() {
+		return // the bytes kept the run busy: no verdict on its end
+	}
+	t.Fatalf("the run never ended: phase %s after 400 reconciles\n%s", c.sj.Status.Phase, c.describe())
 }
 
 // renderTwice renders obs twice, from copies, and fails unless both outputs
@@ -84,7 +88,7 @@ func FuzzRenderSequence(f *testing.F) {
 // and the YAML printer cost more than the render, and fuzzing wants speed.)
 // printed says whether to print both outputs too and compare the text, as
 // the golden tests and the CLI see it.
-func renderTwice(t *testing.T, obs render.Observed, now time.Time, printed bool) render.Desired {
+func renderTwice(t testing.TB, obs render.Observed, now time.Time, printed bool) render.Desired {
 	t.Helper()
 	before := deepCopyObserved(obs)
 	first := render.Render(obs, now)
@@ -138,7 +142,7 @@ func fuzzTime(unix int64) time.Time {
 
 // check holds one render to the run model, against everything created so
 // far in the simulated cluster.
-func (c *cluster) check(t *testing.T, round int, obs render.Observed, d render.Desired) {
+func (c *cluster) check(t testing.TB, round int, obs render.Observed, d render.Desired) {
 	t.Helper()
 	fail := func(format string, args ...any) {
 		t.Helper()
@@ -260,7 +264,7 @@ func (c *cluster) idle() bool {
 
 // checkFixpoint: once a run has ended and its status is written, a
 // reconcile with nothing new writes nothing and creates nothing.
-func (c *cluster) checkFixpoint(t *testing.T, round int, prev render.Observed) {
+func (c *cluster) checkFixpoint(t testing.TB, round int, prev render.Observed) {
 	t.Helper()
 	obs := render.Observed{SequentialJob: c.sj.DeepCopy(), Answers: prev.Answers}
 	for _, name := range c.sortedJobNames() {

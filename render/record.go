@@ -73,7 +73,7 @@ func newRecord(sj *v1alpha1.SequentialJob, jobs observedJobs, now metav1.Time) r
 	if finallyStarted(finally, jobs) {
 		// The steps ended and the finally steps run: the steps are closed,
 		// as in a finished run, and an edit adds none.
-		rec.steps = frozen(sj, false, steps, jobs, now)
+		rec.steps = closed(sj, steps, jobs, now)
 		for _, step := range rec.steps.entries {
 			ran[step.Name] = true
 		}
@@ -95,6 +95,56 @@ func frozen(sj *v1alpha1.SequentialJob, finally bool, old []v1alpha1.StepStatus,
 		}
 	}
 	return section{finally: finally, entries: entries, started: len(entries)}
+}
+
+// closed is the steps' list once the finally steps run: as recorded, as a
+// finished run's, with one difference. A status write lost after a step's
+// Job was created (a crash, a failed write) leaves the step recorded as
+// pending, or not recorded at all, though its Job exists; the Jobs say what
+// ran, so such a step follows its Job. Else it would start again while the
+// finally steps run, or be forgotten and the run succeed without it.
+func closed(sj *v1alpha1.SequentialJob, old []v1alpha1.StepStatus, jobs observedJobs, now metav1.Time) section {
+	n := len(old)
+	for index := range jobs.list(false) {
+		if jobOf(jobs, false, index, oldEntry(old, index)) != nil {
+			n = max(n, index+1)
+		}
+	}
+	entries := make([]v1alpha1.StepStatus, n)
+	for i := range n {
+		step := oldEntry(old, i)
+		ref := slot{index: i, attempt: attemptOf(step)}
+		if owned := jobOf(jobs, false, i, step); !step.Phase.Terminal() && (owned != nil || step.Phase != v1alpha1.PhasePending) {
+			step = followJob(sj, ref, step, owned, jobs, now)
+		}
+		if step.Name == "" && !step.Phase.Terminal() {
+			step = lostStep(sj, ref, now)
+		}
+		entries[i] = step
+	}
+	if firstFailedRun(entries, false) == nil {
+		entries = passed(sj, entries)
+	}
+	return section{entries: entries, started: len(entries)}
+}
+
+// passed is a closed list whose steps did not stop on a failure, with the
+// pending entries a lost status write left behind whose step left spec
+// settled: the finally steps started, so their turn passed, and they never
+// ran, as a removed pending step. Only those before the first pending step
+// still in spec: that one waits for advance, which decides it (its when,
+// a rejection) again, and the entries after it keep their turn.
+func passed(sj *v1alpha1.SequentialJob, entries []v1alpha1.StepStatus) []v1alpha1.StepStatus {
+	for i, step := range entries {
+		if step.Phase != v1alpha1.PhasePending {
+			continue
+		}
+		if hasContainer(sj.Spec.Containers, step.Name) {
+			break
+		}
+		entries[i] = removedBeforeAttempt(step)
+	}
+	return entries
 }
 
 // newSection builds one list: the started entries, known from status or
@@ -123,7 +173,8 @@ func newSection(sj *v1alpha1.SequentialJob, finally bool, old []v1alpha1.StepSta
 		ref := slot{finally: finally, index: i, attempt: attemptOf(prev)}
 		step := followJob(sj, ref, prev, jobOf(jobs, finally, i, prev), jobs, now)
 		switch {
-		case step.Name == "":
+		case step.Name == "" && !step.Phase.Terminal():
+			// Neither a record nor a Job (a recorded lost entry keeps its record).
 			step = lostStep(sj, ref, now)
 		case step.Phase == v1alpha1.PhasePending && !hasContainer(spec, step.Name):
 			step = removedBeforeAttempt(step)

@@ -55,14 +55,14 @@ func reopen(sj *v1alpha1.SequentialJob) (steps, finally []v1alpha1.StepStatus) {
 	steps = cloneEntries(old.Steps)
 	finally = cloneEntries(old.Finally)
 	stepFailed := false
-	kept := steps[:0]
-	for _, step := range steps {
+	kept := make([]v1alpha1.StepStatus, 0, len(steps))
+	for i, step := range steps {
 		if failedTheRun(step) {
 			stepFailed = true
 		}
 		switch {
 		case !failedTheRun(step):
-		case !hasContainer(sj.Spec.Containers, step.Name) && step.StartTime == nil && len(step.PreviousAttempts) == 0:
+		case !hasContainer(sj.Spec.Containers, step.Name) && neverRan(steps, i):
 			// It never ran (rejected, or past the deadline): dropped, as a
 			// removed pending step is. Such entries only follow the last
 			// step that started, so no entry that ran moves. One whose
@@ -115,14 +115,14 @@ func retryStart(sj *v1alpha1.SequentialJob, entries []v1alpha1.StepStatus) int {
 // one that failed the run is marked allowed, as reopen does.
 func reopenFrom(sj *v1alpha1.SequentialJob, entries, finallyEntries []v1alpha1.StepStatus, start int) (steps, finally []v1alpha1.StepStatus) {
 	steps = cloneEntries(entries[:start])
-	for _, step := range entries[start:] {
-		if step, keep := reopenEntry(step, sj.Spec.Containers); keep {
+	for i := start; i < len(entries); i++ {
+		if step, keep := reopenEntry(entries, i, sj.Spec.Containers); keep {
 			steps = append(steps, step)
 		}
 	}
 	finally = make([]v1alpha1.StepStatus, 0, len(finallyEntries))
-	for _, step := range finallyEntries {
-		reopened, keep := reopenEntry(step, sj.Spec.Finally)
+	for i, step := range finallyEntries {
+		reopened, keep := reopenEntry(finallyEntries, i, sj.Spec.Finally)
 		if !keep {
 			reopened = removedBeforeRetry(step) // a finally step keeps its place
 		}
@@ -134,17 +134,28 @@ func reopenFrom(sj *v1alpha1.SequentialJob, entries, finallyEntries []v1alpha1.S
 // reopenEntry is one entry a retry runs again, and whether it stays in the
 // record: a failed entry of a removed step that never ran is dropped, as in
 // reopen.
-func reopenEntry(step v1alpha1.StepStatus, spec []corev1.Container) (v1alpha1.StepStatus, bool) {
+func reopenEntry(entries []v1alpha1.StepStatus, i int, spec []corev1.Container) (v1alpha1.StepStatus, bool) {
+	step := entries[i]
 	switch {
 	case hasContainer(spec, step.Name):
 		return nextAttempt(step), true
 	case !failedTheRun(step):
 		return step, true
-	case step.StartTime == nil && len(step.PreviousAttempts) == 0:
+	case neverRan(entries, i):
 		return step, false
 	default:
 		return removedBeforeRetry(step), true
 	}
+}
+
+// neverRan is true when entry i of entries never had a Job and no later
+// entry started: it can leave the record without moving an entry that ran.
+// An entry before one that started (the lost record of a step, see
+// lostStep) keeps its place, or the entries after it would take the names
+// of their neighbours' Jobs.
+func neverRan(entries []v1alpha1.StepStatus, i int) bool {
+	step := entries[i]
+	return step.StartTime == nil && len(step.PreviousAttempts) == 0 && !startedAfter(entries, i)
 }
 
 // removedBeforeAttempt is an entry a retry re-opened (it waits, pending,
