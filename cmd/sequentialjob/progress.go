@@ -114,6 +114,9 @@ func stepLine(status v1alpha1.SequentialJobStatus, t render.Transition) string {
 	switch {
 	case t.To == v1alpha1.PhasePending && t.Reason == "":
 		return line + ": no longer waiting"
+	case t.To == v1alpha1.PhasePending && t.Reason == v1alpha1.ReasonAwaitingApproval:
+		// Nothing is retried: the run waits for a person (kubectl sequentialjob approve).
+		return line + ": " + t.Message
 	case t.To == v1alpha1.PhasePending:
 		return line + ": waiting, retried by the controller: " + t.Reason + " (" + t.Message + ")"
 	}

@@ -28,6 +28,14 @@ func TestProgressPrinter(t *testing.T) {
 			wantLines: []string{"default/example-job-sequence  step 0/1 (step1)  Pending: waiting, retried by the controller: ReconciliationError " +
 				"(Failed to reconcile: creating the step's Job: etcdserver: request timed out)"},
 		},
+		"approval-gate-holds-run": {
+			reason: "A gate holds the next step: it waits for a person, not for a retry.",
+			wantLines: []string{
+				"default/pipeline  step 0/3 (build)  Succeeded after 1m0s",
+				`default/pipeline  step 1/3 (test)  Pending: waits for approval: its Job is created once spec.approvedSteps lists "test"`,
+				"default/pipeline  Waiting for approval of step 1 (test)",
+			},
+		},
 		"job-1-failed-backoff-limit-exceeded": {
 			reason: "Step 1 fails: its line, then the run's.",
 			wantLines: []string{
